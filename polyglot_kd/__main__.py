@@ -1,0 +1,3 @@
+from polyglot_kd.cli import main
+import sys
+sys.exit(main())

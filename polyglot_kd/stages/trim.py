@@ -1,0 +1,121 @@
+"""Trim stage: keep the teacher tokens that English and the target language need.
+
+Each language's token distribution mixes its training verses with a general word list
+(`trim.general_weight`), so everyday words outside the Bible's domain stay whole; tokens are then
+kept by rule on max(p_source, p_target), plus special tokens and single-character fallbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from transformers import AutoTokenizer
+
+from polyglot_kd.modeling import load_encoder
+
+from polyglot_kd import trimming
+from polyglot_kd.build import MODEL_DIR, Build
+from polyglot_kd.config import LanguageConfig
+from polyglot_kd.data import bible, udhr, wordlists
+from polyglot_kd.sources.teacher import resolve_teacher
+
+log = logging.getLogger(__name__)
+
+KEPT_IDS = "kept_ids.npy"  # teacher ids of the kept tokens, in the trimmed model's order
+
+
+def inputs(build: Build) -> dict:
+    c = build.config
+    return {"teacher": c.teacher, "source": c.source, "corpus": vars(c.corpus), "trim": vars(c.trim)}
+
+
+def preflight(config: LanguageConfig) -> list[str]:
+    problems = []
+    for lang, names in ((config.source, config.trim.source_wordlists), (config.code, config.trim.target_wordlists)):
+        problems += [p for name in names if (p := wordlists.check_wordlist(name, lang))]
+    return problems
+
+
+def general_distribution(tokenizer, tokenizer_file: Path, lang: str, names: list[str], size: int) -> np.ndarray:
+    """Token distribution of a language's general text, from its word lists (cached)."""
+    dist = np.zeros(len(tokenizer))
+    for name in names:
+        words = wordlists.load(name, lang, size)
+        key = [f"{name}\t{lang}"] + [f"{w}\t{x:.3e}" for w, x in words]
+        dist += trimming.cached_counts(tokenizer_file, key,
+                                       lambda: trimming.weighted_token_distribution(tokenizer, words))
+    return dist / len(names) if names else dist
+
+
+def corpus_counts(tokenizer, tokenizer_file: Path, texts: list[str], desc: str) -> np.ndarray:
+    return trimming.cached_counts(tokenizer_file, texts, lambda: trimming.count_tokens(tokenizer, texts, desc=desc))
+
+
+def run(build: Build, out: Path) -> dict:
+    cfg = build.config
+    teacher_dir = resolve_teacher(cfg.teacher)
+    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
+    trimming.tokenizer_kind(tokenizer)
+    tok_file = teacher_dir / "tokenizer.json"
+
+    texts = {"source": bible.verses(cfg.corpus.source_bible, "train"), "target": bible.verses(cfg.corpus.bible, "train")}
+    counts = {side: corpus_counts(tokenizer, tok_file, t, f"counting {side} tokens") for side, t in texts.items()}
+    general = {
+        "source": general_distribution(tokenizer, tok_file, cfg.source, cfg.trim.source_wordlists, cfg.trim.wordlist_size),
+        "target": general_distribution(tokenizer, tok_file, cfg.code, cfg.trim.target_wordlists, cfg.trim.wordlist_size),
+    }
+    g = cfg.trim.general_weight
+    p = {side: (1 - g) * counts[side] / max(counts[side].sum(), 1) + g * general[side] for side in counts}
+
+    fallback = trimming.fallback_ids(tokenizer, texts["source"] + texts["target"])
+    selection = trimming.select_tokens(
+        p["source"], p["target"], counts["source"] + counts["target"], cfg.trim.rule,
+        top_n=cfg.trim.top_n, threshold=cfg.trim.threshold, min_frequency=cfg.trim.min_frequency,
+        always=trimming.special_ids(tokenizer), fallback=fallback,
+    )
+    kept = selection.kept
+    log.info("keeping %d of %d tokens (%d by rule %s, %d special, %d fallback characters)", len(kept),
+             len(tokenizer), selection.by_rule, cfg.trim.rule, selection.special, selection.fallback)
+
+    model = load_encoder(teacher_dir)
+    params_before = trimming.parameter_count(model)
+    trimming.trim_model(model, kept, tokenizer)
+    model_dir = out / MODEL_DIR
+    model.save_pretrained(model_dir, safe_serialization=True)
+    trimming.trim_tokenizer(tokenizer, kept, model_dir, source_dir=teacher_dir)
+    np.save(out / KEPT_IDS, kept)
+    params_after = trimming.parameter_count(model)
+
+    trimmed_tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return {
+        "vocab_before": len(tokenizer),
+        "vocab_after": len(trimmed_tokenizer),
+        "kept_by_rule": selection.by_rule,
+        "kept_special": selection.special,
+        "kept_fallback": selection.fallback,
+        "params_before": params_before,
+        "params_after": params_after,
+        "param_ratio": params_after / params_before,
+        "coverage": held_out_coverage(cfg, tokenizer, trimmed_tokenizer, kept),
+    }
+
+
+def held_out_coverage(cfg: LanguageConfig, teacher_tok, trimmed_tok, kept: np.ndarray) -> dict:
+    """Share of held-out tokens kept, and tokens per word before/after, on test verses and the UDHR."""
+    sets = {"bible-test": bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "test")}
+    if cfg.corpus.udhr:
+        sets["udhr"] = udhr.parallel(cfg.corpus.source_udhr, cfg.corpus.udhr)
+    report = {}
+    for name, data in sets.items():
+        for side, texts in (("source", data.source), ("target", data.target)):
+            before = trimming.count_tokens(teacher_tok, texts, desc=f"coverage {name}")
+            after = trimming.count_tokens(trimmed_tok, texts, desc=f"coverage {name}")
+            words = sum(len(t.split()) for t in texts)
+            report[f"{name}/{side}"] = {
+                "token_coverage": trimming.coverage(kept, before),
+                "tokens_per_word_before": float(before.sum() / words),
+                "tokens_per_word_after": float(after.sum() / words),
+            }
+    return report
