@@ -141,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if not args.verbose:  # e.g. "weights not used: pooler" for mean-pooled encoders loaded without one
+        import transformers
+
+        transformers.logging.set_verbosity_error()
     try:
         args.func(args)
     except PolyglotError as exc:

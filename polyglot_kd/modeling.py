@@ -17,5 +17,14 @@ def load_encoder(path: str | Path, **kwargs):
     return model.eval()
 
 
+def load_tokenizer(path: str | Path):
+    """AutoTokenizer, without transformers 4.57's spurious 'incorrect regex pattern' warning that it
+    prints for any tokenizer.json it saved itself (the check is for Mistral tokenizers only)."""
+    try:
+        return AutoTokenizer.from_pretrained(path, fix_mistral_regex=False)
+    except TypeError:
+        return AutoTokenizer.from_pretrained(path)
+
+
 def load_model_and_tokenizer(path: str | Path, **kwargs):
-    return load_encoder(path, **kwargs), AutoTokenizer.from_pretrained(path)
+    return load_encoder(path, **kwargs), load_tokenizer(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ def tokenizer_kind(tokenizer) -> str:
     """'Unigram' or 'WordPiece'; a clear error for anything this module cannot trim."""
     if not getattr(tokenizer, "is_fast", False):
         raise PolyglotError(f"trimming needs a fast tokenizer (tokenizer.json); {type(tokenizer).__name__} is not one")
-    kind = json.loads(tokenizer.backend_tokenizer.to_str())["model"]["type"]
+    kind = type(tokenizer.backend_tokenizer.model).__name__
     if kind not in SUPPORTED_MODELS:
         raise PolyglotError(f"cannot trim a {kind} tokenizer: supported are {', '.join(SUPPORTED_MODELS)}")
     return kind
@@ -45,7 +46,7 @@ def count_tokens(tokenizer, texts: Sequence[str], batch_size: int = 2000, desc: 
     backend = tokenizer.backend_tokenizer
     counts = np.zeros(len(tokenizer), dtype=np.int64)
     for start in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch", leave=False):
-        encodings = backend.encode_batch(list(texts[start:start + batch_size]), add_special_tokens=False)
+        encodings = backend.encode_batch_fast(list(texts[start:start + batch_size]), add_special_tokens=False)
         ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64)
         counts += np.bincount(ids, minlength=len(counts))[: len(counts)]
     return counts
@@ -54,22 +55,26 @@ def count_tokens(tokenizer, texts: Sequence[str], batch_size: int = 2000, desc: 
 def weighted_token_distribution(tokenizer, words: Sequence[tuple[str, float]], capitalised_share: float = 0.1) -> np.ndarray:
     """Token distribution of general text estimated from a weighted word list.
 
-    A word of weight w adds w to each of its tokens; a capitalised form (sentence starts, names)
-    gets `capitalised_share` of the weight, as word lists are lower-cased.
+    A word of weight w spreads w over its tokens; word lists are lower-cased, so the capitalised form
+    (sentence starts) of the most frequent fifth of the words gets `capitalised_share` of their weight.
     """
-    dist = np.zeros(len(tokenizer), dtype=np.float64)
-    forms = [w for w, _ in words] + [w[:1].upper() + w[1:] for w, _ in words]
-    weights = [x * (1 - capitalised_share) for _, x in words] + [x * capitalised_share for _, x in words]
-    encodings = tokenizer.backend_tokenizer.encode_batch(forms, add_special_tokens=False)
-    for enc, weight in zip(encodings, weights):
-        if enc.ids:
-            np.add.at(dist, enc.ids, weight / len(enc.ids))
+    head = words[: max(1, len(words) // 5)]
+    forms = [w for w, _ in words] + [w[:1].upper() + w[1:] for w, _ in head]
+    weights = [x * (1 - capitalised_share) if i < len(head) else x for i, (_, x) in enumerate(words)]
+    weights += [x * capitalised_share for _, x in head]
+    encodings = tokenizer.backend_tokenizer.encode_batch_fast(forms, add_special_tokens=False)
+    ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64)
+    per_token = np.fromiter((w / len(e.ids) for e, w in zip(encodings, weights) for _ in e.ids), dtype=np.float64)
+    dist = np.bincount(ids, weights=per_token, minlength=len(tokenizer))[: len(tokenizer)]
     total = dist.sum()
     return dist / total if total else dist
 
 
 def cached_counts(tokenizer_file: Path, texts: Sequence[str], compute) -> np.ndarray:
-    """`compute()` cached on disk by the hash of the tokenizer and the texts."""
+    """`compute()` cached on disk by the hash of the tokenizer and the texts
+    (off when $POLYGLOT_KD_NO_COUNT_CACHE is set, as the trimming benchmark does)."""
+    if os.environ.get("POLYGLOT_KD_NO_COUNT_CACHE"):
+        return compute()
     h = hashlib.sha256(Path(tokenizer_file).read_bytes())
     for text in texts:
         h.update(text.encode("utf-8"))
@@ -89,15 +94,12 @@ def fallback_ids(tokenizer, texts: Iterable[str]) -> set[int]:
     """Ids of the single-character pieces for every character in `texts` (and the bare word marker),
     so that words whose longer pieces were dropped still segment into kept pieces, not <unk>."""
     normalizer = tokenizer.backend_tokenizer.normalizer
-    text = "\n".join(texts)
-    chars = set(normalizer.normalize_str(text) if normalizer else text) - set(" \n")
-    vocab = tokenizer.get_vocab()
-    kind = tokenizer_kind(tokenizer)
-    forms = ("▁{}", "{}") if kind == "Unigram" else ("{}", "##{}")
-    ids = {vocab[f.format(c)] for c in chars for f in forms if f.format(c) in vocab}
-    if "▁" in vocab:
-        ids.add(vocab["▁"])
-    return ids
+    raw = set("".join(texts))  # normalise the distinct characters, not the whole text
+    chars = set(normalizer.normalize_str("".join(sorted(raw))) if normalizer else raw) - {" "}
+    lookup = tokenizer.backend_tokenizer.model.token_to_id  # no 250k-entry vocab dict
+    forms = ("▁{}", "{}") if tokenizer_kind(tokenizer) == "Unigram" else ("{}", "##{}")
+    ids = {lookup(f.format(c)) for c in chars for f in forms} | {lookup("▁")}
+    return ids - {None}
 
 
 def special_ids(tokenizer) -> set[int]:

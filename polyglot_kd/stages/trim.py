@@ -11,15 +11,17 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoTokenizer
 
-from polyglot_kd.modeling import load_encoder
+
+
 
 from polyglot_kd import trimming
 from polyglot_kd.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import bible, udhr, wordlists
+from polyglot_kd.modeling import load_encoder, load_tokenizer
 from polyglot_kd.sources.teacher import resolve_teacher
+from polyglot_kd.timing import Timer
 
 log = logging.getLogger(__name__)
 
@@ -55,40 +57,45 @@ def corpus_counts(tokenizer, tokenizer_file: Path, texts: list[str], desc: str) 
 
 def run(build: Build, out: Path) -> dict:
     cfg = build.config
-    teacher_dir = resolve_teacher(cfg.teacher)
-    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
-    trimming.tokenizer_kind(tokenizer)
-    tok_file = teacher_dir / "tokenizer.json"
-
-    texts = {"source": bible.verses(cfg.corpus.source_bible, "train"), "target": bible.verses(cfg.corpus.bible, "train")}
-    counts = {side: corpus_counts(tokenizer, tok_file, t, f"counting {side} tokens") for side, t in texts.items()}
-    general = {
-        "source": general_distribution(tokenizer, tok_file, cfg.source, cfg.trim.source_wordlists, cfg.trim.wordlist_size),
-        "target": general_distribution(tokenizer, tok_file, cfg.code, cfg.trim.target_wordlists, cfg.trim.wordlist_size),
-    }
-    g = cfg.trim.general_weight
-    p = {side: (1 - g) * counts[side] / max(counts[side].sum(), 1) + g * general[side] for side in counts}
-
-    fallback = trimming.fallback_ids(tokenizer, texts["source"] + texts["target"])
-    selection = trimming.select_tokens(
-        p["source"], p["target"], counts["source"] + counts["target"], cfg.trim.rule,
-        top_n=cfg.trim.top_n, threshold=cfg.trim.threshold, min_frequency=cfg.trim.min_frequency,
-        always=trimming.special_ids(tokenizer), fallback=fallback,
-    )
-    kept = selection.kept
+    timer = Timer()
+    with timer("load"):
+        teacher_dir = resolve_teacher(cfg.teacher)
+        tokenizer = load_tokenizer(teacher_dir)
+        trimming.tokenizer_kind(tokenizer)
+        tok_file = teacher_dir / "tokenizer.json"
+        texts = {"source": bible.verses(cfg.corpus.source_bible, "train"),
+                 "target": bible.verses(cfg.corpus.bible, "train")}
+    with timer("count"):
+        counts = {side: corpus_counts(tokenizer, tok_file, t, f"counting {side} tokens") for side, t in texts.items()}
+        general = {
+            "source": general_distribution(tokenizer, tok_file, cfg.source, cfg.trim.source_wordlists, cfg.trim.wordlist_size),
+            "target": general_distribution(tokenizer, tok_file, cfg.code, cfg.trim.target_wordlists, cfg.trim.wordlist_size),
+        }
+    with timer("select"):
+        g = cfg.trim.general_weight
+        p = {side: (1 - g) * counts[side] / max(counts[side].sum(), 1) + g * general[side] for side in counts}
+        selection = trimming.select_tokens(
+            p["source"], p["target"], counts["source"] + counts["target"], cfg.trim.rule,
+            top_n=cfg.trim.top_n, threshold=cfg.trim.threshold, min_frequency=cfg.trim.min_frequency,
+            always=trimming.special_ids(tokenizer),
+            fallback=trimming.fallback_ids(tokenizer, texts["source"] + texts["target"]),
+        )
+        kept = selection.kept
     log.info("keeping %d of %d tokens (%d by rule %s, %d special, %d fallback characters)", len(kept),
              len(tokenizer), selection.by_rule, cfg.trim.rule, selection.special, selection.fallback)
-
-    model = load_encoder(teacher_dir)
-    params_before = trimming.parameter_count(model)
-    trimming.trim_model(model, kept, tokenizer)
-    model_dir = out / MODEL_DIR
-    model.save_pretrained(model_dir, safe_serialization=True)
-    trimming.trim_tokenizer(tokenizer, kept, model_dir, source_dir=teacher_dir)
-    np.save(out / KEPT_IDS, kept)
+    with timer("rewrite_and_save"):
+        model = load_encoder(teacher_dir)
+        params_before = trimming.parameter_count(model)
+        trimming.trim_model(model, kept, tokenizer)
+        model_dir = out / MODEL_DIR
+        model.save_pretrained(model_dir, safe_serialization=True)
+        trimming.trim_tokenizer(tokenizer, kept, model_dir, source_dir=teacher_dir)
+        np.save(out / KEPT_IDS, kept)
     params_after = trimming.parameter_count(model)
-
-    trimmed_tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    trimming_seconds = timer.total()
+    with timer("coverage"):
+        trimmed_tokenizer = load_tokenizer(model_dir)
+        coverage = held_out_coverage(cfg, tokenizer, trimmed_tokenizer, kept)
     return {
         "vocab_before": len(tokenizer),
         "vocab_after": len(trimmed_tokenizer),
@@ -98,7 +105,11 @@ def run(build: Build, out: Path) -> dict:
         "params_before": params_before,
         "params_after": params_after,
         "param_ratio": params_after / params_before,
-        "coverage": held_out_coverage(cfg, tokenizer, trimmed_tokenizer, kept),
+        "training_lines": sum(map(len, texts.values())),
+        "training_tokens": int(sum(c.sum() for c in counts.values())),
+        "trim_seconds": trimming_seconds,
+        "timings": timer.seconds,
+        "coverage": coverage,
     }
 
 

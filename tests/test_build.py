@@ -1,0 +1,100 @@
+"""Build bookkeeping end to end on a tiny local teacher and tiny stand-in corpora."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from polyglot_kd import build
+from polyglot_kd.cli import main
+from polyglot_kd.config import parse_config
+from polyglot_kd.data import bible, udhr, wordlists
+from polyglot_kd.data.bible import ParallelSet
+from polyglot_kd.modeling import load_model_and_tokenizer
+from tests.tiny import CORPUS, save_tiny_model
+
+EN = ["the cat sleeps on the sofa", "the dog runs in the garden", "a bird sings in the morning"]
+PT = ["o gato dorme no sofá", "o cão corre no jardim", "um pássaro canta de manhã"]
+
+
+@pytest.fixture
+def tiny_world(tmp_path, monkeypatch):
+    """A tiny teacher directory and corpora patched in place of the real packages."""
+    teacher = save_tiny_model(tmp_path / "teacher")
+    monkeypatch.setenv("POLYGLOT_KD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(bible, "verses", lambda code, split: (EN if code == "4" else PT) * 10)
+    monkeypatch.setattr(bible, "parallel", lambda s, t, split, max_items=None, seed=0: ParallelSet("bible-test", EN, PT))
+    monkeypatch.setattr(udhr, "parallel", lambda s, t: ParallelSet("udhr", EN[:2], PT[:2]))
+    monkeypatch.setattr(wordlists, "load", lambda name, lang, size: [(w, 1 / len(CORPUS)) for w in CORPUS[:6]])
+    config = parse_config({"code": "pt", "name": "Portuguese", "teacher": str(teacher),
+                           "corpus": {"bible": "a", "udhr": "por_BR"}, "trim": {"top_n": 40}})
+    return config, tmp_path / "builds"
+
+
+def test_build_writes_exactly_these_files(tiny_world):
+    config, workdir = tiny_world
+    build.run_build(config, workdir, ["trim", "eval"])
+    files = sorted(str(p.relative_to(workdir)) for p in workdir.rglob("*") if p.is_file())
+    assert files == sorted([
+        "pt/trim/manifest.json", "pt/trim/config.json", "pt/trim/kept_ids.npy",
+        "pt/trim/model/config.json", "pt/trim/model/model.safetensors", "pt/trim/model/tokenizer.json",
+        "pt/trim/model/tokenizer_config.json", "pt/trim/model/special_tokens_map.json",
+        "pt/eval/manifest.json", "pt/eval/config.json", "pt/eval/report.json", "pt/eval/report.md",
+    ])
+    manifest = json.loads((workdir / "pt/trim/manifest.json").read_text())
+    assert manifest["metrics"]["vocab_after"] < manifest["metrics"]["vocab_before"]
+    assert {"torch", "transformers", "git"} <= manifest["versions"].keys()
+    report = json.loads((workdir / "pt/eval/report.json").read_text())
+    assert set(report["models"]) == {"teacher", "trim"}
+    assert report["datasets"] == {"bible-test": 3, "udhr": 2}
+    model, tok = load_model_and_tokenizer(workdir / "pt/trim/model")
+    assert model.config.vocab_size == len(tok) == manifest["metrics"]["vocab_after"]
+
+
+def test_rerun_skips_and_force_redoes(tiny_world):
+    config, workdir = tiny_world
+    first = build.run_build(config, workdir, ["trim"])["trim"]
+    again = build.run_build(config, workdir, ["trim"])["trim"]
+    assert again["finished"] == first["finished"]  # skipped: the same manifest
+    forced = build.run_build(config, workdir, ["trim"], force={"trim"})["trim"]
+    assert forced["inputs_hash"] == first["inputs_hash"] and forced is not first
+    assert (workdir / "pt/trim/manifest.json").is_file()
+
+
+def test_changed_config_rebuilds(tiny_world):
+    config, workdir = tiny_world
+    first = build.run_build(config, workdir, ["trim"])["trim"]
+    config.trim.top_n = 20
+    second = build.run_build(config, workdir, ["trim"])["trim"]
+    assert second["inputs_hash"] != first["inputs_hash"]
+    assert second["metrics"]["vocab_after"] < first["metrics"]["vocab_after"]
+
+
+def test_interrupted_stage_leaves_nothing_finished_and_rerun_completes(tiny_world, monkeypatch):
+    config, workdir = tiny_world
+    build.run_build(config, workdir, ["trim"])
+    trim_module = build.stage_module("trim")
+    real_run = trim_module.run
+
+    def crash(b, out):
+        real_run(b, out)
+        raise KeyboardInterrupt  # after the model is written, before the manifest
+
+    monkeypatch.setattr(trim_module, "run", crash)
+    config.trim.top_n = 20
+    with pytest.raises(KeyboardInterrupt):
+        build.run_build(config, workdir, ["trim"])
+    # the earlier finished build is intact; the half-done one is only a .partial folder
+    assert json.loads((workdir / "pt/trim/manifest.json").read_text())["inputs"]["trim"]["top_n"] == 40
+    assert (workdir / "pt/.trim.partial").is_dir()
+    monkeypatch.setattr(trim_module, "run", real_run)
+    done = build.run_build(config, workdir, ["trim"])["trim"]
+    assert done["inputs"]["trim"]["top_n"] == 20 and not (workdir / "pt/.trim.partial").exists()
+
+
+def test_cli_reports_bad_input_without_traceback(capsys):
+    assert main(["build", "xx"]) == 2
+    assert "unknown language code 'xx'" in capsys.readouterr().err
+    assert main(["teacher", "info", "--teacher", "/no/such/dir"]) == 2
+    assert "/no/such/dir" in capsys.readouterr().err
