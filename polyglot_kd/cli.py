@@ -18,6 +18,7 @@ EPILOG = """examples:
   polyglot-kd build pt --stages trim,eval     trim the teacher to en+pt and evaluate it beside the teacher
   polyglot-kd teacher info                    what the embedded teacher is
   polyglot-kd languages                       the language files and whether they are valid
+  polyglot-kd summary                         teacher vs trimmed model, every language built
   polyglot-kd bench trim pt                   trimming time and token-counting throughput
 """
 
@@ -86,6 +87,12 @@ def cmd_fetch(args) -> None:
     print("udhr declarations:", len(udhr.declaration_codes()))
 
 
+def cmd_summary(args) -> None:
+    from polyglot_kd.summary import summary_table
+
+    print(summary_table(args.workdir, args.model))
+
+
 def cmd_bench(args) -> None:
     from polyglot_kd import bench
 
@@ -127,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch", help="download and convert the embedded teacher and corpora now (else on first use)")
     p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("summary", help="one table of teacher vs built model across every language built")
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
+    p.add_argument("--model", default="trim", help="which build stage's model to compare (default: trim)")
+    p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("bench", help="benchmarks that print measured figures")
     bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")

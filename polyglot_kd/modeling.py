@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import AutoModel, AutoTokenizer
+
+from polyglot_kd.errors import PolyglotError
 
 
 def load_encoder(path: str | Path, **kwargs):
     """The base encoder without the [CLS] pooler: sentence embeddings here are mean-pooled, and a
     checkpoint without pooler weights would otherwise get a randomly initialised one."""
     try:
-        model = AutoModel.from_pretrained(path, add_pooling_layer=False, **kwargs)
-    except TypeError:  # architectures without that switch
-        model = AutoModel.from_pretrained(path, **kwargs)
+        try:
+            model = AutoModel.from_pretrained(path, add_pooling_layer=False, **kwargs)
+        except TypeError:  # architectures without that switch
+            model = AutoModel.from_pretrained(path, **kwargs)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise PolyglotError(f"cannot load the model in {path}: {type(exc).__name__}: {exc} "
+                            "(a corrupt or truncated weights file? rebuild it with --force)") from None
     return model.eval()
 
 

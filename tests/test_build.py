@@ -98,3 +98,15 @@ def test_cli_reports_bad_input_without_traceback(capsys):
     assert "unknown language code 'xx'" in capsys.readouterr().err
     assert main(["teacher", "info", "--teacher", "/no/such/dir"]) == 2
     assert "/no/such/dir" in capsys.readouterr().err
+
+
+def test_summary_table_lists_each_built_language(tiny_world, tmp_path):
+    from polyglot_kd.errors import PolyglotError
+    from polyglot_kd.summary import summary_table
+
+    config, workdir = tiny_world
+    with pytest.raises(PolyglotError, match="no evaluation reports"):
+        summary_table(workdir)
+    build.run_build(config, workdir, ["trim", "eval"])
+    rows = summary_table(workdir).splitlines()
+    assert len(rows) == 3 and rows[2].startswith("| pt | ")

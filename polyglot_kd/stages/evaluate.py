@@ -16,6 +16,7 @@ from pathlib import Path
 from polyglot_kd import trimming
 from polyglot_kd.build import Build, write_json_atomic
 from polyglot_kd.config import LanguageConfig
+from polyglot_kd.data.checks import corpus_problems
 from polyglot_kd.modeling import load_encoder, load_model_and_tokenizer
 from polyglot_kd.paths import cache_dir
 from polyglot_kd.sources.teacher import resolve_teacher
@@ -34,7 +35,7 @@ def inputs(build: Build) -> dict:
 
 
 def preflight(config: LanguageConfig) -> list[str]:
-    return []
+    return corpus_problems(config)
 
 
 def model_fingerprint(path: Path) -> str:

@@ -19,6 +19,7 @@ from polyglot_kd import trimming
 from polyglot_kd.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import bible, udhr, wordlists
+from polyglot_kd.data.checks import corpus_problems
 from polyglot_kd.modeling import load_encoder, load_tokenizer
 from polyglot_kd.sources.teacher import resolve_teacher
 from polyglot_kd.timing import Timer
@@ -34,7 +35,7 @@ def inputs(build: Build) -> dict:
 
 
 def preflight(config: LanguageConfig) -> list[str]:
-    problems = []
+    problems = corpus_problems(config)
     for lang, names in ((config.source, config.trim.source_wordlists), (config.code, config.trim.target_wordlists)):
         problems += [p for name in names if (p := wordlists.check_wordlist(name, lang))]
     return problems
