@@ -24,6 +24,7 @@ from pathlib import Path
 
 from polyglot_kd.config import KNOWN_STAGES, LanguageConfig
 from polyglot_kd.errors import ConfigError, PolyglotError, did_you_mean
+from polyglot_kd.stages import STAGE_MODULES
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,6 @@ MANIFEST = "manifest.json"
 RESOLVED_CONFIG = "config.json"
 MODEL_DIR = "model"
 TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "numpy", "polyglot-kd")
-# Stage name -> module in polyglot_kd.stages; a test checks this agrees with config.KNOWN_STAGES.
-STAGE_MODULES = {"trim": "trim", "eval": "evaluate"}
 
 
 def stage_module(name: str):

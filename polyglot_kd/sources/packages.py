@@ -72,7 +72,11 @@ def fetch(package: Package) -> Path:
         archive = _download(package, tmp_path / "dl")
         unpacked = tmp_path / "unpacked"
         _unpack(archive, unpacked)
-        unpacked.rename(target)
+        try:
+            unpacked.rename(target)
+        except OSError:  # another process finished the same fetch first
+            if not target.is_dir():
+                raise
     return target
 
 
