@@ -4,7 +4,9 @@
 stage's inputs (config, upstream manifests), their hash, package versions and metrics. A rerun skips
 a stage whose manifest matches its current inputs, redoes one whose inputs changed, and `--force`
 redoes it anyway. A stage works in `<lang>/.<stage>.partial/` and is renamed into place when done,
-so an interrupted build leaves nothing that looks finished and loses nothing that was.
+so an interrupted build leaves nothing that looks finished and loses nothing that was. A stage
+marked RESUMABLE (training) keeps its .partial folder, checkpoints included, for a rerun with the
+same inputs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 RESOLVED_CONFIG = "config.json"
 MODEL_DIR = "model"
+PARTIAL_INPUTS = ".inputs_hash"  # in a .partial folder: the inputs it was started for (resumable stages)
 TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "numpy", "polyglot-kd")
 
 
@@ -115,8 +118,14 @@ def run_stage(build: Build, stage: str, force: bool = False) -> dict:
     if done and not force:
         log.info("%s/%s: its inputs changed since it was built: rebuilding", build.config.code, stage)
     partial = build.root / f".{stage}.partial"
-    shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run
-    partial.mkdir(parents=True)
+    marker = partial / PARTIAL_INPUTS
+    resumable = getattr(module, "RESUMABLE", False) and not force
+    if resumable and marker.is_file() and marker.read_text() == digest:
+        log.info("%s/%s: resuming the interrupted run in %s", build.config.code, stage, partial)
+    else:
+        shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of other inputs
+        partial.mkdir(parents=True)
+        marker.write_text(digest)
     log.info("%s/%s: running", build.config.code, stage)
     started = time.time()
     metrics = module.run(build, partial)
@@ -131,6 +140,7 @@ def run_stage(build: Build, stage: str, force: bool = False) -> dict:
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (partial / RESOLVED_CONFIG).write_text(json.dumps(build.config.to_dict(), indent=2, ensure_ascii=False))
+    marker.unlink()
     write_json_atomic(partial / MANIFEST, manifest)
     _swap_into_place(partial, build.stage_dir(stage))
     log.info("%s/%s: done in %.1f s -> %s", build.config.code, stage, manifest["seconds"], build.stage_dir(stage))

@@ -44,6 +44,20 @@ def cmd_build(args) -> None:
         print(f"{stage}: {Path(args.workdir) / config.code / stage} ({manifest['seconds']:.1f} s)")
 
 
+def cmd_distill(args) -> None:
+    """The distill stage alone, options overriding the language file's [distill] table."""
+    from polyglot_kd.build import run_build
+
+    options = {"student_layers": args.student_layers, "steps": args.steps, "layer_selection": args.selection,
+               "layers": args.layers, "hidden_size": args.hidden_size, "time_budget_minutes": args.time_budget,
+               "batch_size": args.batch_size, "lr": args.lr}
+    overrides = {k: v for k, v in options.items() if v is not None}
+    config = load_language(args.language, {"distill": overrides})
+    log.info("distill config: %s", json.dumps(vars(config.distill)))
+    manifest = run_build(config, args.workdir, ["distill"], force={"distill"} if args.force else set())["distill"]
+    print(f"distill: {Path(args.workdir) / config.code / 'distill'} ({manifest['seconds']:.1f} s)")
+
+
 def cmd_teacher_info(args) -> None:
     from polyglot_kd.sources.teacher import DEFAULT_TEACHER, teacher_info
 
@@ -117,6 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="append", metavar="STAGE", help="redo STAGE even if finished ('all' for every stage); repeatable")
     p.add_argument("--teacher", help="teacher: embedded name (e5-small), local model directory or hub id")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("distill", help="the distillation stage alone (needs a trimmed model: build LANG --stages trim)",
+                       description="Distil a shallower student from the build's trimmed model (BiStil phase 1). "
+                                   "Options override the language file's [distill] table. Interrupted runs resume "
+                                   "from their last checkpoint.")
+    p.add_argument("language")
+    p.add_argument("--student-layers", type=int, help="number of student layers (default 6)")
+    p.add_argument("--selection", choices=["bottom", "regular", "list"], help="which teacher layers to keep")
+    p.add_argument("--layers", type=lambda v: [int(x) for x in v.split(",")], help="teacher layers for --selection list, e.g. 0,2,4")
+    p.add_argument("--hidden-size", type=int, help="narrower student width (0: the teacher's)")
+    p.add_argument("--steps", type=int, help="optimiser steps")
+    p.add_argument("--time-budget", type=float, help="stop after this many minutes")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    p.add_argument("--force", action="store_true", help="start over even if finished")
+    p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser("teacher", help="inspect a teacher model")
     tsub = p.add_subparsers(dest="teacher_command", required=True, metavar="ACTION")

@@ -17,7 +17,7 @@ from polyglot_kd.errors import ConfigError, PolyglotError, did_you_mean
 from polyglot_kd.paths import repo_root
 
 TRIM_RULES = ("top_n", "min_frequency", "threshold")
-KNOWN_STAGES = ("trim", "eval")  # in pipeline order; each has a module in polyglot_kd.stages
+KNOWN_STAGES = ("trim", "distill", "eval")  # in pipeline order; each has a module in polyglot_kd.stages
 KNOWN_TASKS = ("retrieval",)
 
 
@@ -81,6 +81,71 @@ class TrimConfig:
 
 
 @dataclass
+class DistillConfig:
+    """BiStil-style bilingual distillation of a shallower student from the trimmed teacher."""
+
+    student_layers: int = 6
+    """Number of student layers (ignored with layer_selection 'list')."""
+    layer_selection: str = "bottom"
+    """'bottom' (the first layers: keeps far more before training on this teacher), 'regular'
+    (BiStil: every f-th layer) or 'list' (the teacher layers in `layers`)."""
+    layers: list[int] = field(default_factory=list)
+    """Teacher layers (0-based) for layer_selection 'list'."""
+    hidden_size: int = 0
+    """Student width; 0 keeps the teacher's. Narrower embeddings come from the teacher's SVD."""
+    steps: int = 1000
+    """Optimiser steps (each one batch of one language; the languages alternate)."""
+    time_budget_minutes: float = 0.0
+    """Stop after this many minutes of training (0: no limit); the model is saved either way."""
+    batch_size: int = 32
+    max_length: int = 128
+    lr: float = 1e-4
+    warmup_steps: int = 50
+    grad_accum: int = 1
+    pooled_weight: float = 1.0
+    """Weight of the loss on the normalised mean-pooled sentence embedding."""
+    pooled_loss: str = "mse"
+    """'mse' or 'cosine'."""
+    cross_lingual: bool = True
+    """Target-language batches also pull the student's embedding towards the teacher's embedding of
+    the English translation (parallel verses)."""
+    hidden_weight: float = 0.0
+    """Weight of the hidden-state MSE between student layer i and the teacher layer it was cut from."""
+    attention_weight: float = 0.0
+    """Weight of the attention-distribution loss on the same layer pairs."""
+    attention_loss: str = "mse"
+    """'mse' or 'kl'."""
+    checkpoint_every: int = 200
+    eval_every: int = 100
+    """Dev-set retrieval (Acts) every N steps for the curve; 0: none."""
+    eval_items: int = 300
+    seed: int = 0
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.layer_selection not in ("bottom", "regular", "list"):
+            problems.append(f"distill.layer_selection: {self.layer_selection!r} is not one of ['bottom', 'regular', 'list']")
+        if self.layer_selection == "list" and not self.layers:
+            problems.append("distill.layers: layer_selection 'list' needs a non-empty list of teacher layers")
+        if self.layer_selection != "list" and self.student_layers < 1:
+            problems.append(f"distill.student_layers: {self.student_layers} must be >= 1")
+        for key in ("steps", "batch_size", "max_length", "grad_accum", "checkpoint_every", "eval_items"):
+            if getattr(self, key) < 1:
+                problems.append(f"distill.{key}: {getattr(self, key)} must be >= 1")
+        if self.hidden_size < 0:
+            problems.append(f"distill.hidden_size: {self.hidden_size} must be >= 0 (0 keeps the teacher's width)")
+        if self.pooled_loss not in ("mse", "cosine"):
+            problems.append(f"distill.pooled_loss: {self.pooled_loss!r} is not one of ['mse', 'cosine']")
+        if self.attention_loss not in ("mse", "kl"):
+            problems.append(f"distill.attention_loss: {self.attention_loss!r} is not one of ['mse', 'kl']")
+        if self.pooled_weight + self.hidden_weight + self.attention_weight <= 0:
+            problems.append("distill: pooled_weight, hidden_weight and attention_weight are all 0: nothing to learn")
+        if not self.lr > 0:
+            problems.append(f"distill.lr: {self.lr} must be > 0")
+        return problems
+
+
+@dataclass
 class EvalConfig:
     """Evaluation of the teacher and every built model."""
 
@@ -123,6 +188,7 @@ class LanguageConfig:
     """Stages that `polyglot-kd build` runs by default, in pipeline order."""
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     trim: TrimConfig = field(default_factory=TrimConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def check(self) -> list[str]:
@@ -132,7 +198,7 @@ class LanguageConfig:
                 problems.append(f"stages: unknown stage {stage!r}; known: {list(KNOWN_STAGES)}{did_you_mean(stage, KNOWN_STAGES)}")
         if self.source == self.code:
             problems.append(f"source: {self.source!r} is the target language itself")
-        return problems + self.corpus.check() + self.trim.check() + self.eval.check()
+        return problems + self.corpus.check() + self.trim.check() + self.distill.check() + self.eval.check()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

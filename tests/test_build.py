@@ -8,29 +8,7 @@ import pytest
 
 from polyglot_kd import build
 from polyglot_kd.cli import main
-from polyglot_kd.config import parse_config
-from polyglot_kd.data import bible, udhr, wordlists
-from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.modeling import load_model_and_tokenizer
-from tests.tiny import CORPUS, save_tiny_model
-
-EN = ["the cat sleeps on the sofa", "the dog runs in the garden", "a bird sings in the morning"]
-PT = ["o gato dorme no sofá", "o cão corre no jardim", "um pássaro canta de manhã"]
-
-
-@pytest.fixture
-def tiny_world(tmp_path, monkeypatch):
-    """A tiny teacher directory and corpora patched in place of the real packages."""
-    teacher = save_tiny_model(tmp_path / "teacher")
-    monkeypatch.setenv("POLYGLOT_KD_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(bible, "verses", lambda code, split: (EN if code == "4" else PT) * 10)
-    monkeypatch.setattr(bible, "parallel", lambda s, t, split, max_items=None, seed=0: ParallelSet("bible-test", EN, PT))
-    monkeypatch.setattr(udhr, "parallel", lambda s, t: ParallelSet("udhr", EN[:2], PT[:2]))
-    monkeypatch.setattr(wordlists, "load", lambda name, lang, size: [(w, 1 / len(CORPUS)) for w in CORPUS[:6]])
-    config = parse_config({"code": "pt", "name": "Portuguese", "teacher": str(teacher),
-                           "corpus": {"bible": "a", "udhr": "por_BR"}, "trim": {"top_n": 40}})
-    return config, tmp_path / "builds"
-
 
 def test_build_writes_exactly_these_files(tiny_world):
     config, workdir = tiny_world

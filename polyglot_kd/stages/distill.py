@@ -1,0 +1,198 @@
+"""Distill stage (BiStil phase 1): a shallower student from the trimmed teacher, on English and
+target training verses, one language per batch, alternating, so both get equal amounts.
+
+The teacher is the build's trimmed model (same tokenizer as the student, and the same outputs as the
+full teacher on the text it covers). Losses and their weights come from `[distill]`; by default the
+pooled sentence-embedding loss, with target batches also pulled towards the teacher's embedding of
+their English translation. Dev-set (Acts) retrieval is logged during training for the curve.
+Phase 2 (task distillation with sparse fine-tuning) needs the task suite and is not wired yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from polyglot_kd import distill_losses as losses
+from polyglot_kd.build import MODEL_DIR, Build, inputs_hash
+from polyglot_kd.config import LanguageConfig
+from polyglot_kd.data import bible
+from polyglot_kd.data.checks import corpus_problems
+from polyglot_kd.embed import encode
+from polyglot_kd.errors import PolyglotError
+from polyglot_kd.modeling import load_encoder, load_tokenizer
+from polyglot_kd.student import make_student, select_layers
+from polyglot_kd.tasks.retrieval import accuracy
+from polyglot_kd.trimming import parameter_count
+from polyglot_kd.training import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
+
+log = logging.getLogger(__name__)
+
+RESUMABLE = True
+UPSTREAM = ("trim",)  # the model the student is cut from: the latest of these that is built
+
+
+def inputs(build: Build) -> dict:
+    c = build.config
+    base = base_stage(build, required=False)
+    return {"corpus": vars(c.corpus), "distill": vars(c.distill),
+            "base": base and (build.manifest(base) or {}).get("inputs_hash")}
+
+
+def preflight(config: LanguageConfig) -> list[str]:
+    return corpus_problems(config)
+
+
+def base_stage(build: Build, required: bool = True) -> str | None:
+    for stage in reversed(UPSTREAM):
+        if build.model_dir(stage):
+            return stage
+    if required:
+        raise PolyglotError(f"distill needs a trimmed model in {build.root}/trim: run "
+                            f"`polyglot-kd build {build.config.code} --stages trim,distill`")
+    return None
+
+
+class Batches:
+    """Batch b is one language (target when b is even) and a deterministic slice of a shuffled epoch."""
+
+    def __init__(self, pairs: bible.ParallelSet, batch_size: int, seed: int):
+        if len(pairs) < batch_size:
+            raise PolyglotError(f"the training corpus has {len(pairs)} parallel verses, fewer than one batch of {batch_size}")
+        self.pairs, self.batch_size, self.seed = pairs, batch_size, seed
+        self.per_epoch = len(pairs) // batch_size
+
+    def __call__(self, b: int) -> tuple[str, list[str], list[str]]:
+        """(language side, texts in it, their translations)."""
+        side = "target" if b % 2 == 0 else "source"
+        epoch, slot = divmod(b // 2, self.per_epoch)
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.pairs))
+        idx = order[slot * self.batch_size:(slot + 1) * self.batch_size]
+        src = [self.pairs.source[i] for i in idx]
+        tgt = [self.pairs.target[i] for i in idx]
+        return (side, tgt, src) if side == "target" else (side, src, tgt)
+
+
+class DistillStudent(torch.nn.Module):
+    """The trainable part as one module (so accelerate can wrap it for several devices): the student
+    encoder and, for a narrower student, the projection of its states to the teacher's width."""
+
+    def __init__(self, encoder, projection=None):
+        super().__init__()
+        self.encoder = encoder
+        self.projection = projection
+
+    def forward(self, **kwargs):
+        out = self.encoder(**kwargs)
+        hidden = out.hidden_states
+        if hidden is not None and self.projection is not None:
+            hidden = tuple(self.projection(h) for h in hidden)
+        return out, hidden
+
+
+def make_loss_fn(cfg, teacher, module, layers: list[int], tokenizer, batches: Batches, device):
+    """`module()` returns the (prepared) DistillStudent; batches alternate languages."""
+    d = cfg.distill
+    need_attn = d.attention_weight > 0
+    need_hidden = d.hidden_weight > 0 or need_attn
+    layer_map = [(i + 1, t + 1) for i, t in enumerate(layers)]  # hidden_states[0] = embeddings
+    attn_map = [(i, t) for i, t in enumerate(layers)]
+
+    def tok(texts):
+        return tokenizer(texts, padding=True, truncation=True, max_length=d.max_length, return_tensors="pt").to(device)
+
+    def loss_fn(b: int):
+        side, texts, translations = batches(b)
+        enc = tok(texts)
+        with torch.no_grad():
+            t_out = teacher(**enc, output_hidden_states=need_hidden, output_attentions=need_attn)
+        s_out, s_hidden = module()(**enc, output_hidden_states=need_hidden, output_attentions=need_attn)
+        mask = enc["attention_mask"]
+        s_pooled = losses.pooled(s_out, mask)
+        parts = {}
+        total = torch.zeros((), device=device)
+        if d.pooled_weight:
+            pooled = losses.pooled_loss(s_pooled, losses.pooled(t_out, mask), kind=d.pooled_loss)
+            if d.cross_lingual and side == "target":
+                with torch.no_grad():
+                    t_en = tok(translations)
+                    t_en_pooled = losses.pooled(teacher(**t_en), t_en["attention_mask"])
+                pooled = (pooled + losses.pooled_loss(s_pooled, t_en_pooled, kind=d.pooled_loss)) / 2
+            parts["pooled"] = pooled
+        if d.hidden_weight:
+            parts["hidden"] = losses.hidden_loss(s_hidden, t_out.hidden_states, mask, layer_map)
+        if need_attn:
+            parts["attention"] = losses.attention_loss(s_out.attentions, t_out.attentions, mask, attn_map,
+                                                       kind=d.attention_loss)
+        weights = {"pooled": d.pooled_weight, "hidden": d.hidden_weight, "attention": d.attention_weight}
+        for name, value in parts.items():
+            total = total + weights[name] * value
+        return total, {k: float(v.detach()) for k, v in parts.items()}
+
+    return loss_fn
+
+
+def dev_retrieval(cfg, model, tokenizer):
+    dev = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "dev", max_items=cfg.distill.eval_items)
+
+    def evaluate() -> dict[str, float]:
+        kwargs = dict(batch_size=64, max_length=cfg.distill.max_length, prefix=cfg.eval.prefix)
+        model.eval()
+        scores = accuracy(encode(model, tokenizer, dev.source, **kwargs), encode(model, tokenizer, dev.target, **kwargs))
+        return {"dev_retrieval": scores["mean"]}
+
+    return evaluate
+
+
+def run(build: Build, out: Path) -> dict:
+    cfg, d = build.config, build.config.distill
+    base = build.model_dir(base_stage(build))
+    attn = {"attn_implementation": "eager"} if d.attention_weight else {}
+    teacher = load_encoder(base, **attn)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    tokenizer = load_tokenizer(base)
+    layers = select_layers(teacher.config.num_hidden_layers, d.student_layers, d.layer_selection, d.layers)
+    student = make_student(teacher, layers, d.hidden_size or None)
+    _no_dropout(student.model)
+    trainable = DistillStudent(student.model, student.hidden_projection)
+
+    pairs = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "train")
+    batches = Batches(pairs, d.batch_size, d.seed)
+    settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps), grad_accum=d.grad_accum,
+                             checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=d.seed,
+                             time_budget_s=d.time_budget_minutes * 60 or None)
+    accelerator = make_accelerator(d.grad_accum)
+    teacher.to(accelerator.device)
+    trainer = None
+    loss_fn = make_loss_fn(cfg, teacher, lambda: trainer.module, layers, tokenizer, batches, accelerator.device)
+    trainer = Trainer(out, trainable, loss_fn, settings, accelerator=accelerator,
+                      config_hash=inputs_hash({"distill": vars(d), "base": str(base)}))
+    trainer.evaluate = dev_retrieval(cfg, student.model, tokenizer) if d.eval_every else None
+    log.info("student: teacher layers %s, %s parameters (teacher %s); %d parallel training verses",
+             layers, f"{parameter_count(student.model):,}", f"{parameter_count(teacher):,}", len(pairs))
+    summary = trainer.train()
+
+    model = trainer.accelerator.unwrap_model(trainer.module).encoder
+    model.save_pretrained(out / MODEL_DIR, safe_serialization=True)
+    tokenizer.save_pretrained(out / MODEL_DIR)
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: the model is the result
+    return {
+        "teacher_layers": layers,
+        "params": parameter_count(model),
+        "params_base": parameter_count(teacher),
+        "training": summary,
+    }
+
+
+def _no_dropout(model) -> None:
+    """Dropout 0 during distillation (as BiStil): the student should match the teacher, not regularise."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = 0.0
+
