@@ -52,3 +52,29 @@ def trim_benchmark(config: LanguageConfig, repeats: int = 3) -> dict:
     for peer, seconds in PEER_SECONDS.items():
         print(f"  vs {peer} ({seconds} s, the issue's figure on this machine size): {seconds / best:.1f}x faster")
     return {"tokens_per_second": statistics.median(rates), "trim_seconds": best}
+
+
+def encode_benchmark(config: LanguageConfig, workdir: Path, sentences: int = 512, batch_size: int = 64,
+                     repeats: int = 3) -> dict[str, float]:
+    """Sentences/s of the teacher and every finished model of a build, measured side by side: same
+    sentences (dev verses of the target language), same batch size, same threads, runs interleaved."""
+    import torch
+
+    from polyglot_kd.embed import encode
+    from polyglot_kd.modeling import load_model_and_tokenizer
+    from polyglot_kd.stages.evaluate import models_to_evaluate
+
+    texts = bible.verses(config.corpus.bible, "dev")[:sentences]
+    models = {name: load_model_and_tokenizer(path) for name, path in models_to_evaluate(Build(config, Path(workdir) / config.code)).items()}
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, (model, tok) in models.items():
+            start = time.perf_counter()
+            encode(model, tok, texts, batch_size=batch_size)
+            times[name].append(time.perf_counter() - start)
+    rates = {name: len(texts) / statistics.median(t) for name, t in times.items()}
+    print(f"encoding {len(texts)} {config.code} dev verses, batch {batch_size}, {torch.get_num_threads()} threads, "
+          f"median of {repeats} interleaved runs:")
+    for name, rate in rates.items():
+        print(f"  {name:16} {rate:8.1f} sentences/s  {rate / rates['teacher']:.2f}x the teacher")
+    return rates

@@ -110,7 +110,11 @@ def cmd_summary(args) -> None:
 def cmd_bench(args) -> None:
     from polyglot_kd import bench
 
-    bench.trim_benchmark(load_language(args.language), repeats=args.repeats)
+    config = load_language(args.language)
+    if args.bench_command == "trim":
+        bench.trim_benchmark(config, repeats=args.repeats)
+    else:
+        bench.encode_benchmark(config, args.workdir, repeats=args.repeats)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
     b = bsub.add_parser("trim", help="end-to-end trimming time and token-counting throughput")
     b.add_argument("language")
+    b.add_argument("--repeats", type=int, default=3)
+    b.set_defaults(func=cmd_bench)
+    b = bsub.add_parser("encode", help="encoding throughput of the teacher and every built model, side by side")
+    b.add_argument("language")
+    b.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     b.add_argument("--repeats", type=int, default=3)
     b.set_defaults(func=cmd_bench)
     return parser
