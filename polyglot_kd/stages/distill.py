@@ -154,14 +154,21 @@ def make_loss_fn(cfg, teacher, module, layers: list[int], tokenizer, batches: Ba
     return loss_fn
 
 
-def dev_retrieval(cfg, model, tokenizer):
+def dev_retrieval(cfg, model, tokenizer, teacher):
+    """Dev-set (Acts) retrieval of the student and its retention of the teacher's score on the same set."""
     dev = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "dev", max_items=cfg.distill.eval_items)
+    kwargs = dict(batch_size=64, max_length=cfg.distill.max_length, prefix=cfg.eval.prefix)
+
+    def score(m) -> float:
+        m.eval()
+        return accuracy(encode(m, tokenizer, dev.source, **kwargs), encode(m, tokenizer, dev.target, **kwargs))["mean"]
+
+    reference = score(teacher)
 
     def evaluate() -> dict[str, float]:
-        kwargs = dict(batch_size=64, max_length=cfg.distill.max_length, prefix=cfg.eval.prefix)
-        model.eval()
-        scores = accuracy(encode(model, tokenizer, dev.source, **kwargs), encode(model, tokenizer, dev.target, **kwargs))
-        return {"dev_retrieval": scores["mean"]}
+        student = score(model)
+        retention = {"dev_retention": student / reference} if reference > 0 else {}
+        return {"dev_retrieval": student} | retention
 
     return evaluate
 
@@ -190,7 +197,7 @@ def run(build: Build, out: Path) -> dict:
     loss_fn = make_loss_fn(cfg, teacher, lambda: trainer.module, layers, tokenizer, batches, accelerator.device)
     trainer = Trainer(out, trainable, loss_fn, settings, accelerator=accelerator,
                       config_hash=inputs_hash({"distill": vars(d), "base": str(base)}))
-    trainer.evaluate = dev_retrieval(cfg, student.model, tokenizer) if d.eval_every else None
+    trainer.evaluate = dev_retrieval(cfg, student.model, tokenizer, teacher) if d.eval_every else None
     log.info("student: teacher layers %s, %s parameters (teacher %s); %d parallel training verses",
              layers, f"{parameter_count(student.model):,}", f"{parameter_count(teacher):,}", len(pairs))
     summary = trainer.train()
