@@ -50,7 +50,7 @@ def cmd_distill(args) -> None:
 
     options = {"student_layers": args.student_layers, "steps": args.steps, "layer_selection": args.selection,
                "layers": args.layers, "hidden_size": args.hidden_size, "time_budget_minutes": args.time_budget,
-               "batch_size": args.batch_size, "lr": args.lr}
+               "batch_size": args.batch_size, "lr": args.lr, "contrastive_weight": args.contrastive_weight}
     overrides = {k: v for k, v in options.items() if v is not None}
     config = load_language(args.language, {"distill": overrides})
     log.info("distill config: %s", json.dumps(vars(config.distill)))
@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-budget", type=float, help="stop after this many minutes")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--contrastive-weight", type=float, help="weight of the in-batch contrastive loss (default 0)")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     p.add_argument("--force", action="store_true", help="start over even if finished")
     p.set_defaults(func=cmd_distill)

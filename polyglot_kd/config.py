@@ -109,6 +109,10 @@ class DistillConfig:
     cross_lingual: bool = True
     """Target-language batches also pull the student's embedding towards the teacher's embedding of
     the English translation (parallel verses)."""
+    contrastive_weight: float = 0.0
+    """Weight of the in-batch contrastive loss between the student's target sentences and the
+    teacher's embeddings of their English translations."""
+    contrastive_temperature: float = 0.05
     hidden_weight: float = 0.0
     """Weight of the hidden-state MSE between student layer i and the teacher layer it was cut from."""
     attention_weight: float = 0.0
@@ -138,8 +142,10 @@ class DistillConfig:
             problems.append(f"distill.pooled_loss: {self.pooled_loss!r} is not one of ['mse', 'cosine']")
         if self.attention_loss not in ("mse", "kl"):
             problems.append(f"distill.attention_loss: {self.attention_loss!r} is not one of ['mse', 'kl']")
-        if self.pooled_weight + self.hidden_weight + self.attention_weight <= 0:
-            problems.append("distill: pooled_weight, hidden_weight and attention_weight are all 0: nothing to learn")
+        if self.pooled_weight + self.hidden_weight + self.attention_weight + self.contrastive_weight <= 0:
+            problems.append("distill: every loss weight is 0: nothing to learn")
+        if not self.contrastive_temperature > 0:
+            problems.append(f"distill.contrastive_temperature: {self.contrastive_temperature} must be > 0")
         if not self.lr > 0:
             problems.append(f"distill.lr: {self.lr} must be > 0")
         return problems

@@ -5,6 +5,8 @@
 - attention: MSE or KL between attention distributions of the same layer pairs, padding excluded;
 - pooled: MSE or (1 - cosine) between L2-normalised mean-pooled sentence embeddings: a sentence-
   embedding teacher has no MLM head, and what users keep is its sentence embedding;
+- contrastive: in-batch InfoNCE between the student's target sentences and the teacher's English
+  translations (parallel batches);
 - soft_ce: soft cross-entropy at temperature T against a task-tuned teacher's logits (phase 2).
 """
 
@@ -63,6 +65,15 @@ def pooled_loss(student_pooled, teacher_pooled, kind: str = "mse", **_) -> torch
     if kind == "cosine":
         return (1 - (s * t).sum(-1)).mean()
     return ((s - t) ** 2).sum(-1).mean()
+
+
+@register("contrastive")
+def contrastive_loss(student_pooled, teacher_pooled, temperature: float = 0.05, **_) -> torch.Tensor:
+    """In-batch InfoNCE: each student sentence must be nearer its translation's teacher embedding than
+    the other sentences' (what retrieval measures; MSE alone does not rank)."""
+    logits = F.normalize(student_pooled, dim=-1) @ F.normalize(teacher_pooled, dim=-1).T / temperature
+    gold = torch.arange(len(logits), device=logits.device)
+    return (F.cross_entropy(logits, gold) + F.cross_entropy(logits.T, gold)) / 2
 
 
 @register("soft_ce")

@@ -32,5 +32,6 @@ def tiny_world(tmp_path, monkeypatch):
     config = parse_config({"code": "pt", "name": "Portuguese", "teacher": str(teacher),
                            "corpus": {"bible": "a", "udhr": "por_BR"}, "trim": {"top_n": 40},
                            "distill": {"student_layers": 1, "steps": 4, "batch_size": 2, "warmup_steps": 1,
-                                       "checkpoint_every": 2, "eval_every": 2, "eval_items": 3}})
+                                       "checkpoint_every": 2, "eval_every": 2, "eval_items": 3,
+                                       "contrastive_weight": 0.5}})
     return config, tmp_path / "builds"

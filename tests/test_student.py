@@ -92,4 +92,12 @@ def test_soft_cross_entropy_is_minimal_at_the_teacher():
     at_teacher = L.soft_cross_entropy(teacher.clone(), teacher, temperature=2.0)
     elsewhere = L.soft_cross_entropy(torch.tensor([[0.0, 2.0, 0.0]]), teacher, temperature=2.0)
     assert elsewhere > at_teacher
-    assert set(L.LOSSES) == {"hidden", "attention", "pooled", "soft_ce"}
+    assert set(L.LOSSES) == {"hidden", "attention", "pooled", "contrastive", "soft_ce"}
+
+
+def test_contrastive_loss_prefers_matched_pairs():
+    torch.manual_seed(0)
+    teacher = torch.randn(6, 16)
+    matched = L.contrastive_loss(teacher + 0.01 * torch.randn(6, 16), teacher)
+    shuffled = L.contrastive_loss(teacher[torch.tensor([1, 2, 3, 4, 5, 0])], teacher)
+    assert matched < 0.05 < shuffled

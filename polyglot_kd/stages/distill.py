@@ -133,20 +133,25 @@ def make_loss_fn(cfg, teacher, module, layers: list[int], tokenizer, batches: Ba
         s_pooled = losses.pooled(s_out, mask)
         parts = {}
         total = torch.zeros((), device=device)
+        t_en_pooled = None
+        if side == "target" and (d.cross_lingual or d.contrastive_weight):
+            with torch.no_grad():
+                t_en = tok(translations)
+                t_en_pooled = losses.pooled(teacher(**t_en), t_en["attention_mask"])
         if d.pooled_weight:
             pooled = losses.pooled_loss(s_pooled, losses.pooled(t_out, mask), kind=d.pooled_loss)
-            if d.cross_lingual and side == "target":
-                with torch.no_grad():
-                    t_en = tok(translations)
-                    t_en_pooled = losses.pooled(teacher(**t_en), t_en["attention_mask"])
+            if d.cross_lingual and t_en_pooled is not None:
                 pooled = (pooled + losses.pooled_loss(s_pooled, t_en_pooled, kind=d.pooled_loss)) / 2
             parts["pooled"] = pooled
+        if d.contrastive_weight and t_en_pooled is not None:
+            parts["contrastive"] = losses.contrastive_loss(s_pooled, t_en_pooled, d.contrastive_temperature)
         if d.hidden_weight:
             parts["hidden"] = losses.hidden_loss(s_hidden, t_out.hidden_states, mask, layer_map)
         if need_attn:
             parts["attention"] = losses.attention_loss(s_out.attentions, t_out.attentions, mask, attn_map,
                                                        kind=d.attention_loss)
-        weights = {"pooled": d.pooled_weight, "hidden": d.hidden_weight, "attention": d.attention_weight}
+        weights = {"pooled": d.pooled_weight, "hidden": d.hidden_weight, "attention": d.attention_weight,
+                   "contrastive": d.contrastive_weight}
         for name, value in parts.items():
             total = total + weights[name] * value
         return total, {k: float(v.detach()) for k, v in parts.items()}
