@@ -5,4 +5,5 @@
 STAGE_MODULES = {
     "trim": "trim",
     "eval": "evaluate",
+    "release": "release",
 }
