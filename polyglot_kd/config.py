@@ -119,9 +119,9 @@ class ReleaseConfig:
     """Name of the release folder and of its hub repository; empty: '<teacher>-<lang>-<stage>'."""
     license: str = ""
     """License id for the model card; empty: the teacher's ('mit' for the embedded e5-small), else 'other'."""
-    speed_sentences: int = 512
+    speed_sentences: int = 128
     """Held-out sentences encoded to time the model against the teacher, side by side; 0 skips timing."""
-    speed_rounds: int = 3
+    speed_rounds: int = 2
     """Timed rounds per model (alternating model and teacher); the median round counts."""
 
     def check(self) -> list[str]:

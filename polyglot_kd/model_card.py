@@ -86,6 +86,8 @@ class Speed:
     max_length: int
     model_per_second: float
     teacher_per_second: float
+    rounds: int = 1
+    """Each batch's time is its best over this many rounds."""
 
     @property
     def speedup(self) -> float:
@@ -227,7 +229,8 @@ def render_card(card: ReleaseCard) -> str:
         s = card.speed
         lines.append(f"- encoding speed: {s.model_per_second:.1f} sentences/s vs the teacher's {s.teacher_per_second:.1f} "
                      f"({s.speedup:.2f}x), measured side by side on the same {s.sentences} held-out sentences, "
-                     f"batch {s.batch_size}, {s.threads} CPU threads, max {s.max_length} tokens")
+                     f"batch {s.batch_size}, {s.threads} CPU threads, max {s.max_length} tokens, the two models "
+                     f"taking turns batch by batch, best of {s.rounds} rounds per batch")
     else:
         lines.append("- encoding speed: not measured")
     lines += ["", "## How it was made", ""]

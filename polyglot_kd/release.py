@@ -22,6 +22,7 @@ from polyglot_kd.build import MANIFEST, Build, versions
 from polyglot_kd.config import KNOWN_STAGES, NON_MODEL_STAGES, LanguageConfig
 from polyglot_kd.errors import PolyglotError
 from polyglot_kd.model_card import ReleaseCard, Score, StageInfo, render_card
+from polyglot_kd.modeling import load_encoder, load_tokenizer
 from polyglot_kd.stages.evaluate import REPORT_JSON
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,6 @@ def copy_model(source: Path, folder: Path) -> None:
         if not f.name.endswith(WEIGHT_SUFFIXES) or f.suffix == ".safetensors":
             shutil.copy2(f, folder / f.name)
     if not any(f.suffix == ".safetensors" for f in files):  # other weight formats are converted
-        from polyglot_kd.modeling import load_encoder
-
         load_encoder(source).save_pretrained(folder, safe_serialization=True)
 
 
@@ -261,7 +260,7 @@ def make_release(build: Build, stage: str, folder: Path) -> ReleaseCard:
     artifacts = copy_artifacts(build, folder)
     teacher_dir = resolve_teacher(cfg.teacher)
     speed = measure_speed(cfg, folder, teacher_dir) if cfg.release.speed_sentences else None
-    card = build_card(build, stage, folder, AutoConfig.from_pretrained(teacher_dir).vocab_size, speed, artifacts)
+    card = build_card(build, stage, folder, len(load_tokenizer(teacher_dir)), speed, artifacts)
     (folder / CARD).write_text(render_card(card), encoding="utf-8")
     write_checksums(folder)
     log.info("released %s/%s as %s (%d files)", cfg.code, stage, folder, len(released_files(folder)))
@@ -282,8 +281,6 @@ def measure_speed(cfg: LanguageConfig, folder: Path, teacher_dir: Path):
 
 def build_card(build: Build, stage: str, folder: Path, teacher_vocab: int, speed, artifacts: list[str]) -> ReleaseCard:
     """The card's metadata, from the eval report, the stage manifests and the released files."""
-    from transformers import AutoConfig
-
     from polyglot_kd.sources.teacher import EMBEDDED
 
     cfg = build.config
@@ -303,7 +300,7 @@ def build_card(build: Build, stage: str, folder: Path, teacher_vocab: int, speed
     return ReleaseCard(
         name=folder.name, language=cfg.code, language_name=cfg.name, source=cfg.source, license=license_,
         teacher=cfg.teacher, base_model=base_model, released_stage=stage, params=mine["params"],
-        teacher_params=teacher["params"], vocab_size=AutoConfig.from_pretrained(folder).vocab_size,
+        teacher_params=teacher["params"], vocab_size=len(load_tokenizer(folder)),
         teacher_vocab_size=teacher_vocab, weights_bytes=sum(f.stat().st_size for f in folder.glob("*.safetensors")),
         max_seq_length=cfg.eval.max_length, prefix=cfg.eval.prefix, scores=scores, comparison=comparison,
         stages=stages, data=data_lines(cfg), speed=speed, artifacts=artifacts, pooling_switch=_accepts_pooling_switch(folder),

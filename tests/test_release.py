@@ -207,3 +207,19 @@ def test_push_verifies_then_uploads_the_folder(released, monkeypatch):
     with pytest.raises(release.ReleaseMismatch, match="extra.bin"):
         release.push_release(folder, "me/e5-small-pt")
     assert len(calls) == 2  # nothing uploaded from a folder that fails verification
+
+
+def test_weights_in_other_formats_are_released_as_safetensors(tmp_path):
+    from tests.tiny import bert_encoder, unigram_tokenizer
+
+    source = tmp_path / "model"
+    tokenizer = unigram_tokenizer()
+    model = bert_encoder(len(tokenizer), tokenizer.pad_token_id)
+    model.save_pretrained(source, safe_serialization=False)
+    tokenizer.save_pretrained(source)
+    assert (source / "pytorch_model.bin").is_file()
+    release.copy_model(source, tmp_path / "out")
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert "model.safetensors" in names and "pytorch_model.bin" not in names
+    loaded, tok = load_model_and_tokenizer(tmp_path / "out")
+    np.testing.assert_allclose(encode(loaded, tok, EN), encode(model, tokenizer, EN), atol=1e-6)
