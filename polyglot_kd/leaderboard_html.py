@@ -23,7 +23,7 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; white-spac
 th { background: #f0f0f0; cursor: pointer; user-select: none; }
 th[aria-sort=ascending]::after { content: " \\25B2"; }
 th[aria-sort=descending]::after { content: " \\25BC"; }
-td.text { text-align: left; }
+td.text, th.text { text-align: left; }
 tr.teacher { background: #fff8e0; }
 #status { color: #555; font-size: 13px; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
@@ -70,7 +70,7 @@ def render_html(rows: list[Row], columns: list[str], images: dict[str, bytes]) -
     """The whole page as one string."""
     head, values = table(rows, columns)
     e = html.escape
-    ths = "".join(f'<th data-key="{e(k)}" aria-sort="none" title="{e(k)}">{e(h)}</th>' for k, h, _ in head)
+    ths = "".join(f'<th class="{kind}" data-key="{e(k)}" aria-sort="none" title="{e(k)}">{e(h)}</th>' for k, h, kind in head)
     trs = []
     for row, vals in zip(rows, values):
         tds = "".join(f'<td class="{kind}" data-v="{e("" if v is None else str(v))}">{e(fmt(kind, v))}</td>'
@@ -132,8 +132,8 @@ def plots(rows: list[Row], columns: list[str]) -> dict[str, bytes]:
     fig.tight_layout(rect=(0, 0, 0.87, 1))
     out[SIZE_PLOT] = _png(fig)
 
-    fig, axes = plt.subplots(len(shown), 1, figsize=(max(6, 1.3 * len(languages) * len(models) / 2 + 3), 3.2 * len(shown)),
-                             squeeze=False)
+    wide = min(14, max(6, 0.4 * len(languages) * len(models) + 2))
+    fig, axes = plt.subplots(len(shown), 1, figsize=(wide, 0.4 + 3 * len(shown)), squeeze=False)
     width = 0.8 / len(models)
     for ax, col in zip(axes[:, 0], shown):
         for j, m in enumerate(models):
@@ -149,8 +149,8 @@ def plots(rows: list[Row], columns: list[str]) -> dict[str, bytes]:
         low = min((100 * r.scores[col] for r in rows if col in r.scores), default=0)
         ax.set_ylim(max(0, low - 10), 100)
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=8, ncol=min(4, len(models)), loc="lower right")
-    fig.tight_layout()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=8, ncol=min(6, len(models)), loc="upper center")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / (0.4 + 3 * len(shown))))
     out[BARS_PLOT] = _png(fig)
     return out
 
