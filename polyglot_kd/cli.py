@@ -20,6 +20,8 @@ EPILOG = """examples:
   polyglot-kd languages                       the language files and whether they are valid
   polyglot-kd summary                         teacher vs trimmed model, every language built
   polyglot-kd bench trim pt                   trimming time and token-counting throughput
+  polyglot-kd release sw                      the evaluated sw model as a folder ready to publish
+  polyglot-kd leaderboard                     eval/leaderboard.md, .csv, .html from every build's report
 """
 
 
@@ -117,6 +119,35 @@ def cmd_bench(args) -> None:
         bench.encode_benchmark(config, args.workdir, repeats=args.repeats)
 
 
+def cmd_release(args) -> None:
+    from polyglot_kd import release
+    from polyglot_kd.build import Build, run_build
+    from polyglot_kd.stages.release import release_folder
+
+    config = load_language(args.language, {"release": {"model": args.model}} if args.model else {})
+    run_build(config, args.workdir, ["release"], force={"release"} if args.force else set())
+    folder = release_folder(Build(config, Path(args.workdir) / config.code))
+    try:
+        count = release.verify_release(folder)
+    except release.ReleaseMismatch as exc:
+        raise PolyglotError(f"{exc}\nrebuild it: polyglot-kd release {config.code} --force") from None
+    if args.out:
+        folder = release.copy_release(folder, args.out)
+    print(f"release: {folder} ({count} files, SHA-256 checked)")
+    if args.push:
+        print(f"pushed to {args.push}: {release.push_release(folder, args.push)}")
+
+
+def cmd_leaderboard(args) -> None:
+    from polyglot_kd import browser
+    from polyglot_kd.leaderboard import HTML, write_leaderboard
+
+    for path in write_leaderboard(args.workdir, args.out):
+        print(path)
+    if args.screenshot:
+        print(browser.screenshot(browser.page_url(Path(args.out) / HTML), args.screenshot))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="polyglot-kd",
@@ -175,6 +206,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
     p.add_argument("--model", default="trim", help="which build stage's model to compare (default: trim)")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("release", help="the evaluated model of a build as a folder ready to publish",
+                       description="Write <workdir>/<LANG>/release/<name>/: safetensors weights, tokenizer, the "
+                                   "sentence-transformers layout, a model card with the evaluation and SHA256SUMS.")
+    p.add_argument("language")
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
+    p.add_argument("--model", metavar="STAGE", help="stage whose model to release (default: the last evaluated one)")
+    p.add_argument("--out", type=Path, help="also copy the release folder here")
+    p.add_argument("--push", metavar="REPO", help="upload to this Hugging Face hub repository (owner/name; needs a token)")
+    p.add_argument("--force", action="store_true", help="rebuild the release even if it is up to date")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("leaderboard", help="every build's scores in one table: Markdown, CSV and an HTML page with plots")
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
+    p.add_argument("--out", type=Path, default=Path("eval"), help="output folder (default: ./eval)")
+    p.add_argument("--screenshot", type=Path, metavar="PNG", help="also save a screenshot of the page (needs chromium)")
+    p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("bench", help="benchmarks that print measured figures")
     bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")

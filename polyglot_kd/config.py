@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from polyglot_kd.errors import ConfigError, PolyglotError, did_you_mean
 from polyglot_kd.paths import repo_root
 
 TRIM_RULES = ("top_n", "min_frequency", "threshold")
-KNOWN_STAGES = ("trim", "distill", "eval")  # in pipeline order; each has a module in polyglot_kd.stages
+KNOWN_STAGES = ("trim", "distill", "eval", "release")  # in pipeline order; each has a module in polyglot_kd.stages
+NON_MODEL_STAGES = ("eval", "release")  # stages that write no model of their own
 KNOWN_TASKS = ("retrieval",)
 
 
@@ -179,6 +181,37 @@ class EvalConfig:
 
 
 @dataclass
+class ReleaseConfig:
+    """Release: the model folder people download (weights, tokenizer, sentence-transformers layout, card)."""
+
+    model: str = ""
+    """Build stage whose model is released; empty: the last model stage that the eval stage has scored."""
+    name: str = ""
+    """Name of the release folder and of its hub repository; empty: '<teacher>-<lang>-<stage>'."""
+    license: str = ""
+    """License id for the model card; empty: the teacher's ('mit' for the embedded e5-small), else 'other'."""
+    speed_sentences: int = 128
+    """Held-out sentences encoded to time the model against the teacher, side by side; 0 skips timing."""
+    speed_rounds: int = 2
+    """Timed rounds per model (alternating model and teacher); the median round counts."""
+
+    def check(self) -> list[str]:
+        problems = []
+        model_stages = [s for s in KNOWN_STAGES if s not in NON_MODEL_STAGES]
+        if self.model and self.model not in model_stages:
+            problems.append(f"release.model: {self.model!r} is not a stage that makes a model; "
+                            f"known: {model_stages}{did_you_mean(self.model, model_stages)}")
+        if self.name and (not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name) or self.name == "model"):
+            problems.append(f"release.name: {self.name!r} must be letters, digits, '.', '_' or '-' (a folder and "
+                            "repository name), and not 'model'")
+        if self.speed_sentences < 0:
+            problems.append(f"release.speed_sentences: {self.speed_sentences} must be >= 0 (0 skips timing)")
+        if self.speed_rounds < 1:
+            problems.append(f"release.speed_rounds: {self.speed_rounds} must be >= 1")
+        return problems
+
+
+@dataclass
 class LanguageConfig:
     """Everything a build of one target language needs."""
 
@@ -196,6 +229,7 @@ class LanguageConfig:
     trim: TrimConfig = field(default_factory=TrimConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     def check(self) -> list[str]:
         problems = []
@@ -204,7 +238,8 @@ class LanguageConfig:
                 problems.append(f"stages: unknown stage {stage!r}; known: {list(KNOWN_STAGES)}{did_you_mean(stage, KNOWN_STAGES)}")
         if self.source == self.code:
             problems.append(f"source: {self.source!r} is the target language itself")
-        return problems + self.corpus.check() + self.trim.check() + self.distill.check() + self.eval.check()
+        return (problems + self.corpus.check() + self.trim.check() + self.distill.check() + self.eval.check()
+                + self.release.check())
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

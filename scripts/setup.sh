@@ -8,3 +8,12 @@ PY=${PYTHON:-python3}
 "$PY" -m pip install -q --disable-pip-version-check "torch==2.13.0" 2>/dev/null \
   || "$PY" -m pip install -q --disable-pip-version-check "torch>=2.4"
 "$PY" -m pip install -q --disable-pip-version-check -e ".[test]"
+# Headless Chromium for the leaderboard page test and screenshot (Debian package `chromium`).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+    && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } \
+    || echo "setup.sh: could not install chromium; the leaderboard page test will be skipped" >&2
+fi

@@ -64,3 +64,23 @@ def test_trimmed_retrieval_matches_the_teacher(pt_build):
     assert teacher["bible-test"]["mean"] > 0.85
     for dataset in ("bible-test", "udhr"):
         assert abs(trimmed[dataset]["mean"] - teacher[dataset]["mean"]) <= 0.02
+
+
+def test_release_loads_and_reproduces_its_card(pt_build):
+    import copy
+
+    from polyglot_kd.model_card import card_scores
+    from polyglot_kd.release import rescore, verify_release
+    from polyglot_kd.stages.release import release_folder
+
+    config, root, _ = pt_build
+    config = copy.deepcopy(config)
+    config.release.speed_sentences, config.release.speed_rounds = 16, 1
+    build.run_build(config, root.parent, ["release"])
+    folder = release_folder(build.Build(config, root))
+    assert folder.name == "e5-small-pt-trim" and verify_release(folder) == 10
+    stated = card_scores(folder / "README.md")
+    assert set(stated) == {"bible-test", "udhr"}
+    for dataset, score in rescore(folder, config).items():  # SentenceTransformer on the real held-out data
+        assert abs(score - stated[dataset]) <= 0.1, dataset
+    assert "base_model: intfloat/multilingual-e5-small" in (folder / "README.md").read_text()

@@ -6,4 +6,5 @@ STAGE_MODULES = {
     "trim": "trim",
     "distill": "distill",
     "eval": "evaluate",
+    "release": "release",
 }
