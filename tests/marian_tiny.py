@@ -17,12 +17,14 @@ FLOAT32, INT8, INTGEMM8 = 0x404, 0x101, 0x4101
 ALIGN = 256
 
 
-def tiny_spm(path: Path, vocab_size: int = 60) -> Path:
-    """A sentencepiece model with Marian's conventions: </s> = 0, <unk> = 1, no <s> or <pad>."""
+def tiny_spm(path: Path, vocab_size: int = 60, marian: bool = True) -> Path:
+    """A sentencepiece model with Marian's conventions (</s> = 0, <unk> = 1, no <s> or <pad>), or with
+    sentencepiece's defaults (<unk> = 0, <s> = 1, </s> = 2), which fairseq-style tokenizers expect."""
     buffer = io.BytesIO()
+    ids = dict(eos_id=0, unk_id=1, bos_id=-1, pad_id=-1) if marian else {}
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter(CORPUS), model_writer=buffer, vocab_size=vocab_size, model_type="unigram",
-        eos_id=0, unk_id=1, bos_id=-1, pad_id=-1, eos_piece="</s>", minloglevel=2)
+        minloglevel=2, **ids)
     path.write_bytes(buffer.getvalue())
     return path
 
