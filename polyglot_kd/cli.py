@@ -20,6 +20,7 @@ EPILOG = """examples:
   polyglot-kd languages                       the language files and whether they are valid
   polyglot-kd summary                         teacher vs trimmed model, every language built
   polyglot-kd bench trim pt                   trimming time and token-counting throughput
+  polyglot-kd stack pt --mt-encoder embedded --enter-layer 0     stack the pt-reading MT encoder under the model
 """
 
 
@@ -93,6 +94,21 @@ def cmd_summary(args) -> None:
     print(summary_table(args.workdir, args.model))
 
 
+def cmd_stack(args) -> None:
+    from polyglot_kd.build import run_build
+
+    keys = ("mt_encoder", "enter_layer", "trainable_layers", "steps", "max_minutes", "backbone", "student_side")
+    stack = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    config = load_language(args.language, {"stack": stack})
+    log.info("resolved stack config: %s", json.dumps(config.to_dict()["stack"], ensure_ascii=False))
+    manifest = run_build(config, args.workdir, ["stack"], force={"stack"} if args.force else set())["stack"]
+    m = manifest["metrics"]
+    print(f"stack: {Path(args.workdir) / config.code / 'stack'} ({manifest['seconds']:.1f} s, {m['steps']} steps)")
+    if m.get("curve"):
+        last = m["curve"][-1]
+        print(f"retrieval {config.source}<->{config.code} on {len(m['curve'])} curve points, last: {100 * last['mean']:.1f}%")
+
+
 def cmd_bench(args) -> None:
     from polyglot_kd import bench
 
@@ -139,6 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
     p.add_argument("--model", default="trim", help="which build stage's model to compare (default: trim)")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("stack", help="stack an MT encoder under the backbone and train it (self-distillation)",
+                       description="Run the stack stage of a language's build: a frozen MT encoder's states, through a "
+                                   "trainable projection, enter the backbone at --enter-layer; trained towards the "
+                                   "backbone reading its own tokens. Options override the language file's [stack].")
+    p.add_argument("language")
+    p.add_argument("--mt-encoder", help="'embedded' (en<->pt pair), 'embedded:pt-en', a hub id or a local directory "
+                                        "of a Marian, M2M100 or NLLB model")
+    p.add_argument("--enter-layer", type=int, help="0 = as input embeddings (MT-LLM), k = before backbone layer k")
+    p.add_argument("--trainable-layers", type=int, help="trainable copies of the backbone layers above the entry")
+    p.add_argument("--steps", type=int, help="training steps at most")
+    p.add_argument("--max-minutes", type=float, help="training time budget in minutes (0 = none)")
+    p.add_argument("--backbone", help="'auto', a stage (trim), a teacher name, a local dir or a hub id")
+    p.add_argument("--student-side", choices=["source", "target"], help="side of the parallel verses the stacked model reads")
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
+    p.add_argument("--force", action="store_true", help="retrain even if an identical stack stage is finished")
+    p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("bench", help="benchmarks that print measured figures")
     bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")

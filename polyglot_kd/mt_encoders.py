@@ -6,7 +6,8 @@
   Translations models ported in :mod:`polyglot_kd.marian_model`; ``embedded`` alone picks the one that
   reads the language asked for;
 - a hub id or a local directory of a Marian (OPUS-MT), M2M100 or NLLB model, loaded with
-  ``AutoModelForSeq2SeqLM`` and cut to ``get_encoder()``.
+  ``AutoModelForSeq2SeqLM`` and cut to ``get_encoder()``;
+- a directory written by :func:`polyglot_kd.marian_model.save_pretrained` or :meth:`MTEncoder.save`.
 
 It returns an :class:`MTEncoder`: the frozen encoder, its tokenizer, the width of its states and the
 languages it reads (ISO 639-1 codes), with clear errors for a language it does not read and for a
@@ -103,6 +104,8 @@ class MTEncoder:
 
 def parse_spec(spec: str) -> tuple[str, str]:
     """('embedded', 'en-pt' | '') or ('hf', hub id or directory); raises on a malformed embedded name."""
+    if spec.startswith(EMBEDDED_PREFIX + " "):  # "embedded en-pt", as people write it
+        spec = spec.replace(" ", ":", 1)
     if spec == EMBEDDED_PREFIX or spec.startswith(EMBEDDED_PREFIX + ":"):
         name = spec.partition(":")[2]
         if name:
@@ -147,6 +150,8 @@ def load_mt_encoder(spec: str, language: str | None = None, languages: list[str]
         name = name or embedded_for(language or "")
         mt = load_saved(resolve_embedded_mt(name))
         mt.spec = f"{EMBEDDED_PREFIX}:{name}"
+    elif Path(name).is_dir() and (marian_model.is_marian_dir(name) or (Path(name) / SAVED_INFO).is_file()):
+        mt = load_saved(name)  # a converted Marian directory, or an MT encoder a stacked model saved
     else:
         mt = _load_hf(name, languages)
     if language is not None:

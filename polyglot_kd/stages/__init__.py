@@ -4,5 +4,6 @@
 # stage name -> module name in this package (a test checks it agrees with config.KNOWN_STAGES)
 STAGE_MODULES = {
     "trim": "trim",
+    "stack": "stack",
     "eval": "evaluate",
 }
