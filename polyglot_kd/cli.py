@@ -112,6 +112,10 @@ def cmd_stack(args) -> None:
 def cmd_bench(args) -> None:
     from polyglot_kd import bench
 
+    if args.bench_command == "stack":
+        workdir_model = args.model or Path(args.workdir) / args.language / "stack" / "model"
+        bench.stack_benchmark(load_language(args.language), Path(workdir_model), args.items, args.repeats)
+        return
     bench.trim_benchmark(load_language(args.language), repeats=args.repeats)
 
 
@@ -177,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
     b = bsub.add_parser("trim", help="end-to-end trimming time and token-counting throughput")
     b.add_argument("language")
+    b.add_argument("--repeats", type=int, default=3)
+    b.set_defaults(func=cmd_bench)
+    b = bsub.add_parser("stack", help="parameters and encoding throughput: stacked model vs teacher")
+    b.add_argument("language")
+    b.add_argument("--model", help="stacked model directory (default: <workdir>/<lang>/stack/model)")
+    b.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    b.add_argument("--items", type=int, default=1000, help="held-out verses to encode")
     b.add_argument("--repeats", type=int, default=3)
     b.set_defaults(func=cmd_bench)
     return parser
