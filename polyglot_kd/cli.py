@@ -97,7 +97,8 @@ def cmd_summary(args) -> None:
 def cmd_stack(args) -> None:
     from polyglot_kd.build import run_build
 
-    keys = ("mt_encoder", "enter_layer", "trainable_layers", "steps", "max_minutes", "backbone", "student_side")
+    keys = ("mt_encoder", "enter_layer", "trainable_layers", "steps", "max_minutes", "backbone", "student_side",
+            "curve_split")
     stack = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     config = load_language(args.language, {"stack": stack})
     log.info("resolved stack config: %s", json.dumps(config.to_dict()["stack"], ensure_ascii=False))
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, help="training time budget in minutes (0 = none)")
     p.add_argument("--backbone", help="'auto', a stage (trim), a teacher name, a local dir or a hub id")
     p.add_argument("--student-side", choices=["source", "target"], help="side of the parallel verses the stacked model reads")
+    p.add_argument("--curve-split", choices=["dev", "test"], help="split of the retrieval curve measured while training")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
     p.add_argument("--force", action="store_true", help="retrain even if an identical stack stage is finished")
     p.set_defaults(func=cmd_stack)
