@@ -78,3 +78,39 @@ def encode_benchmark(config: LanguageConfig, workdir: Path, sentences: int = 512
     for name, rate in rates.items():
         print(f"  {name:16} {rate:8.1f} sentences/s  {rate / rates['teacher']:.2f}x the teacher")
     return rates
+
+
+def stack_benchmark(config: LanguageConfig, stacked_dir: Path, items: int = 1000, repeats: int = 3) -> dict:
+    """Parameters and encoding throughput of a stacked model's MT route against the teacher and the
+    stacked model's backbone, all encoding the same held-out target-language verses (length-sorted
+    batches of 64, as the evaluation does)."""
+    import torch
+
+    from polyglot_kd.embed import encode
+    from polyglot_kd.modeling import load_model_and_tokenizer
+    from polyglot_kd.stacking import StackedModel
+
+    texts = bible.parallel(config.corpus.source_bible, config.corpus.bible, "test", items).target
+    stacked = StackedModel.load(stacked_dir)
+    teacher, teacher_tok = load_model_and_tokenizer(resolve_teacher(config.teacher))
+    rows = {
+        "teacher": (sum(p.numel() for p in teacher.parameters()), lambda: encode(teacher, teacher_tok, texts)),
+        "backbone": (stacked.route_parameters(config.source), lambda: encode(stacked.backbone, stacked.tokenizer, texts)),
+        "stacked": (stacked.route_parameters(), lambda: stacked.encode(texts, stacked.info.language)),
+    }
+    results = {}
+    for name, (params, run) in rows.items():
+        run()  # warm-up
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            seconds.append(time.perf_counter() - start)
+        results[name] = {"params": params, "sentences_per_second": len(texts) / statistics.median(seconds)}
+    base = results["teacher"]
+    print(f"{len(texts)} {config.code} test verses, median of {repeats}, {torch.get_num_threads()} threads")
+    print("| model | params | x teacher | sentences/s | x teacher |\n|---|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['params'] / 1e6:.2f}M | {r['params'] / base['params']:.3f} | "
+              f"{r['sentences_per_second']:.1f} | {r['sentences_per_second'] / base['sentences_per_second']:.2f} |")
+    return results

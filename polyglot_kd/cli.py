@@ -22,6 +22,7 @@ EPILOG = """examples:
   polyglot-kd bench trim pt                   trimming time and token-counting throughput
   polyglot-kd release sw                      the evaluated sw model as a folder ready to publish
   polyglot-kd leaderboard                     eval/leaderboard.md, .csv, .html from every build's report
+  polyglot-kd stack pt --mt-encoder embedded --enter-layer 0     stack the pt-reading MT encoder under the model
 """
 
 
@@ -109,12 +110,31 @@ def cmd_summary(args) -> None:
     print(summary_table(args.workdir, args.model))
 
 
+def cmd_stack(args) -> None:
+    from polyglot_kd.build import run_build
+
+    keys = ("mt_encoder", "enter_layer", "trainable_layers", "steps", "max_minutes", "backbone", "student_side",
+            "curve_split")
+    stack = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    config = load_language(args.language, {"stack": stack})
+    log.info("resolved stack config: %s", json.dumps(config.to_dict()["stack"], ensure_ascii=False))
+    manifest = run_build(config, args.workdir, ["stack"], force={"stack"} if args.force else set())["stack"]
+    m = manifest["metrics"]
+    print(f"stack: {Path(args.workdir) / config.code / 'stack'} ({manifest['seconds']:.1f} s, {m['steps']} steps)")
+    if m.get("curve"):
+        last = m["curve"][-1]
+        print(f"retrieval {config.source}<->{config.code} on {len(m['curve'])} curve points, last: {100 * last['mean']:.1f}%")
+
+
 def cmd_bench(args) -> None:
     from polyglot_kd import bench
 
     config = load_language(args.language)
     if args.bench_command == "trim":
         bench.trim_benchmark(config, repeats=args.repeats)
+    elif args.bench_command == "stack":
+        model = args.model or Path(args.workdir) / args.language / "stack" / "model"
+        bench.stack_benchmark(config, Path(model), args.items, args.repeats)
     else:
         bench.encode_benchmark(config, args.workdir, repeats=args.repeats)
 
@@ -223,6 +243,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("eval"), help="output folder (default: ./eval)")
     p.add_argument("--screenshot", type=Path, metavar="PNG", help="also save a screenshot of the page (needs chromium)")
     p.set_defaults(func=cmd_leaderboard)
+    p = sub.add_parser("stack", help="stack an MT encoder under the backbone and train it (self-distillation)",
+                       description="Run the stack stage of a language's build: a frozen MT encoder's states, through a "
+                                   "trainable projection, enter the backbone at --enter-layer; trained towards the "
+                                   "backbone reading its own tokens. Options override the language file's [stack].")
+    p.add_argument("language")
+    p.add_argument("--mt-encoder", help="'embedded' (en<->pt pair), 'embedded:pt-en', a hub id or a local directory "
+                                        "of a Marian, M2M100 or NLLB model")
+    p.add_argument("--enter-layer", type=int, help="0 = as input embeddings (MT-LLM), k = before backbone layer k")
+    p.add_argument("--trainable-layers", type=int, help="trainable copies of the backbone layers above the entry")
+    p.add_argument("--steps", type=int, help="training steps at most")
+    p.add_argument("--max-minutes", type=float, help="training time budget in minutes (0 = none)")
+    p.add_argument("--backbone", help="'auto', a stage (trim), a teacher name, a local dir or a hub id")
+    p.add_argument("--student-side", choices=["source", "target"], help="side of the parallel verses the stacked model reads")
+    p.add_argument("--curve-split", choices=["dev", "test"], help="split of the retrieval curve measured while training")
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
+    p.add_argument("--force", action="store_true", help="retrain even if an identical stack stage is finished")
+    p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("bench", help="benchmarks that print measured figures")
     bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
@@ -233,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("encode", help="encoding throughput of the teacher and every built model, side by side")
     b.add_argument("language")
     b.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    b.add_argument("--repeats", type=int, default=3)
+    b.set_defaults(func=cmd_bench)
+    b = bsub.add_parser("stack", help="parameters and encoding throughput: stacked model vs teacher")
+    b.add_argument("language")
+    b.add_argument("--model", help="stacked model directory (default: <workdir>/<lang>/stack/model)")
+    b.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    b.add_argument("--items", type=int, default=1000, help="held-out verses to encode")
     b.add_argument("--repeats", type=int, default=3)
     b.set_defaults(func=cmd_bench)
     return parser

@@ -5,6 +5,7 @@
 STAGE_MODULES = {
     "trim": "trim",
     "distill": "distill",
+    "stack": "stack",
     "eval": "evaluate",
     "release": "release",
 }

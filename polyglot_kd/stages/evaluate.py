@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 
-from polyglot_kd import trimming
+from polyglot_kd import stacking, trimming
 from polyglot_kd.build import Build, write_json_atomic
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data.checks import corpus_problems
@@ -71,6 +71,8 @@ def models_to_evaluate(build: Build) -> dict[str, Path]:
 
 
 def evaluate_model(path: Path, config: LanguageConfig, datasets) -> dict:
+    if stacking.is_stacked(path):  # reads the target through its MT encoder, the source natively
+        return evaluate_stacked(path, config, datasets)
     model = tokenizer = None
     scores = {}
     for dataset in datasets:
@@ -83,6 +85,20 @@ def evaluate_model(path: Path, config: LanguageConfig, datasets) -> dict:
     if model is None:
         model = load_encoder(path)
     return {"path": str(path), "params": trimming.parameter_count(model), "retrieval": scores}
+
+
+def evaluate_stacked(path: Path, config: LanguageConfig, datasets) -> dict:
+    model = None
+    scores = {}
+    for dataset in datasets:
+        def compute():
+            nonlocal model
+            model = model or stacking.StackedModel.load(path)
+            return stacking.retrieval_scores(model, dataset, config.source, config.code, config.eval.batch_size,
+                                             config.eval.max_length, config.eval.prefix)
+        scores[dataset.name] = _cached_score(path, dataset, config, compute)
+    model = model or stacking.StackedModel.load(path)
+    return {"path": str(path), "params": model.route_parameters(), "retrieval": scores}
 
 
 def run(build: Build, out: Path) -> dict:
