@@ -41,6 +41,8 @@ class Task:
     load: Callable | None = None
     """Trained tasks: load(split, language, source, limit) -> polyglot_kd.tasks.data.TaskData
     (split 'train' and 'dev' are English, 'test' is the target language)."""
+    metrics: Callable | None = None
+    """Trained tasks: metrics(gold, predicted) -> {name: value}, including primary_metric."""
     labels: tuple[str, ...] = ()
     """Label set of a classification task (checked against every data file)."""
     default_source: str = ""

