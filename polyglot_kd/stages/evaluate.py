@@ -109,7 +109,7 @@ def evaluate_model(path: Path, config: LanguageConfig, task_sets) -> dict:
 def run(build: Build, out: Path) -> dict:
     cfg = build.config
     task_sets = [(task, task.datasets(cfg)) for task in embedding_tasks(cfg)]
-    datasets = dict(task_sets).get(get_task(retrieval.NAME)) or []
+    datasets = next((sets for task, sets in task_sets if task.name == retrieval.NAME), [])
     results = {}
     for name, path in models_to_evaluate(build).items():
         log.info("evaluating %s (%s)", name, path)
@@ -146,24 +146,27 @@ def merge_task_results(root: Path, models: dict) -> None:
 
 
 def render_table(report: dict) -> str:
-    """Markdown table: size and both-direction retrieval accuracy per model, with the change vs the teacher."""
+    """Markdown tables: size and both-direction retrieval accuracy per model, with the change vs the
+    teacher; then mining F1 where it ran."""
     src, tgt = report["source"], report["language"]
     sets = list(report["datasets"])
-    head = ["model", "params", "x teacher"]
-    for d in sets:
-        head += [f"{d} {src}->{tgt}", f"{d} {tgt}->{src}", f"{d} mean", "vs teacher"]
-    lines = [f"Retrieval accuracy (%), {src}<->{tgt}; " + ", ".join(f"{d}: {n} pairs" for d, n in report["datasets"].items()),
-             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    teacher = report["models"]["teacher"]["retrieval"]
-    for name, r in report["models"].items():
-        row = [name, f"{r['params'] / 1e6:.2f}M", f"{r['param_ratio']:.3f}"]
+    lines = []
+    if sets:
+        head = ["model", "params", "x teacher"]
         for d in sets:
-            s = r["retrieval"][d]
-            row += [f"{100 * s['src2tgt']:.1f}", f"{100 * s['tgt2src']:.1f}", f"{100 * s['mean']:.1f}",
-                    f"{100 * (s['mean'] - teacher[d]['mean']):+.1f}"]
-        lines.append("| " + " | ".join(row) + " |")
+            head += [f"{d} {src}->{tgt}", f"{d} {tgt}->{src}", f"{d} mean", "vs teacher"]
+        lines = [f"Retrieval accuracy (%), {src}<->{tgt}; " + ", ".join(f"{d}: {n} pairs" for d, n in report["datasets"].items()),
+                 "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        teacher = report["models"]["teacher"]["retrieval"]
+        for name, r in report["models"].items():
+            row = [name, f"{r['params'] / 1e6:.2f}M", f"{r['param_ratio']:.3f}"]
+            for d in sets:
+                s = r["retrieval"][d]
+                row += [f"{100 * s['src2tgt']:.1f}", f"{100 * s['tgt2src']:.1f}", f"{100 * s['mean']:.1f}",
+                        f"{100 * (s['mean'] - teacher[d]['mean']):+.1f}"]
+            lines.append("| " + " | ".join(row) + " |")
     if "mining" in report.get("tasks", []):
-        lines += ["", mining_table(report)]
+        lines += ["", mining_table(report)] if lines else [mining_table(report)]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from polyglot_kd.errors import PolyglotError, did_you_mean
 
@@ -47,7 +47,6 @@ class Task:
     """Label set of a classification task (checked against every data file)."""
     default_source: str = ""
     """Where the data comes from when the user names nothing: a hub id, or '' for embedded packages."""
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.kind not in KINDS:
