@@ -136,6 +136,8 @@ class FinetuneConfig:
     """Share of the body's trainable parameters an LT-SFT may change."""
     learning_rate: float = 5e-5
     """Learning rate of 'full' and 'lt-sft'."""
+    head_learning_rate: float = 1e-3
+    """Learning rate of the task head in 'full' and 'lt-sft': it starts from random, the body does not."""
     adapter_learning_rate: float = 1e-3
     """Learning rate of 'adapters' (bottleneck adapters want a larger one)."""
     adapter_reduction_factor: int = 16
@@ -171,7 +173,7 @@ class FinetuneConfig:
                 problems.append(f"finetune.{key}: {getattr(self, key)} must be >= 0 (0 = all)")
         if not 0 < self.density <= 1:
             problems.append(f"finetune.density: {self.density} must be in (0, 1]")
-        for key in ("learning_rate", "adapter_learning_rate"):
+        for key in ("learning_rate", "head_learning_rate", "adapter_learning_rate"):
             if not getattr(self, key) > 0:
                 problems.append(f"finetune.{key}: {getattr(self, key)} must be > 0")
         return problems

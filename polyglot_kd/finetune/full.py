@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from polyglot_kd.finetune import FitSetup, Fitted, count, prepare, register_method
+from polyglot_kd.finetune import FitSetup, Fitted, count, prepare, register_method, split_params
 from polyglot_kd.finetune.loop import Phase, run
 
 
@@ -11,8 +11,10 @@ from polyglot_kd.finetune.loop import Phase, run
 def fit(model, setup: FitSetup) -> Fitted:
     o = setup.options
     prepare(model, o)
+    _, head = split_params(model, setup.fresh)
     history = run(model, Phase(o.epochs, o.learning_rate, setup.batches, setup.dev, setup.greater_is_better,
-                               o.evals_per_epoch, seed=setup.seed, desc="full fine-tuning"), setup.device)
+                               o.evals_per_epoch, head=frozenset(head), head_learning_rate=o.head_learning_rate,
+                               seed=setup.seed, desc="full fine-tuning"), setup.device)
     total = count(model.parameters())
     trained = count(p for p in model.parameters() if p.requires_grad)
     stored_bytes = sum(p.numel() * p.element_size() for p in model.parameters())

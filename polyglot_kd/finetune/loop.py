@@ -63,6 +63,9 @@ class Phase:
     evals_per_epoch: int = 1
     grad_masks: dict[torch.nn.Parameter, torch.Tensor] = field(default_factory=dict)
     """Gradients of these parameters are multiplied by their mask before every step."""
+    head: frozenset[str] = frozenset()
+    """Names of the head's parameters: they start from random and learn at `head_learning_rate`."""
+    head_learning_rate: float | None = None
     warmup_share: float = 0.1
     seed: int = 0
     desc: str = "training"
@@ -82,7 +85,10 @@ def run(model: torch.nn.Module, phase: Phase, device: torch.device) -> list[dict
     torch.manual_seed(phase.seed)
     first = phase.batches(rng)
     total = len(first) * phase.epochs
-    optimizer = torch.optim.AdamW(params.values(), lr=phase.learning_rate, weight_decay=0.0)
+    head_lr = phase.head_learning_rate or phase.learning_rate
+    groups = [{"params": [p for n, p in params.items() if n not in phase.head], "lr": phase.learning_rate},
+              {"params": [p for n, p in params.items() if n in phase.head], "lr": head_lr}]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=0.0)
     warmup = max(1, int(total * phase.warmup_share))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))

@@ -57,8 +57,8 @@ def fit(model, setup: FitSetup) -> Fitted:
     maskable = {n: p for n, p in body.items() if p.requires_grad}
     theta0 = {n: p.detach().clone() for n, p in maskable.items()}
 
-    run(model, Phase(o.dense_epochs, o.learning_rate, setup.batches, None, seed=setup.seed,
-                     desc="LT-SFT dense phase"), setup.device)
+    run(model, Phase(o.dense_epochs, o.learning_rate, setup.batches, None, head=frozenset(head),
+                     head_learning_rate=o.head_learning_rate, seed=setup.seed, desc="LT-SFT dense phase"), setup.device)
     k = round(o.density * count(maskable.values()))
     masks = top_k_masks({n: p.detach().cpu() - theta0[n].cpu() for n, p in maskable.items()}, k)
     with torch.no_grad():
@@ -66,7 +66,8 @@ def fit(model, setup: FitSetup) -> Fitted:
             p.copy_(theta0[n])
     device_masks = {p: masks[n].to(setup.device, p.dtype) for n, p in maskable.items()}
     history = run(model, Phase(o.sparse_epochs, o.learning_rate, setup.batches, setup.dev, setup.greater_is_better,
-                               o.evals_per_epoch, device_masks, seed=setup.seed + 1, desc="LT-SFT sparse phase"),
+                               o.evals_per_epoch, device_masks, frozenset(head), o.head_learning_rate,
+                               seed=setup.seed + 1, desc="LT-SFT sparse phase"),
                   setup.device)
 
     tuned = {n: p.detach().cpu() for n, p in maskable.items()}
