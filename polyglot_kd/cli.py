@@ -117,10 +117,13 @@ def _comma_list(value: str) -> list[str]:
 
 
 def cmd_eval(args) -> None:
-    from polyglot_kd.evaluation import resolve_target, run_eval
+    from polyglot_kd.evaluation import check_request, resolve_target, run_eval
     from polyglot_kd.tasks import parse_tasks
 
     tasks = parse_tasks(args.tasks)
+    languages = _comma_list(args.languages) if args.languages else None
+    sources = {k: str(v) for k, v in (args.data or [])}
+    check_request(tasks, languages, sources)
     finetune = dict(args.set or [])
     if args.method:
         finetune["method"] = args.method
@@ -129,9 +132,9 @@ def cmd_eval(args) -> None:
             finetune["seeds"] = [int(s) for s in _comma_list(args.seeds)]
         except ValueError:
             raise PolyglotError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
-    target = resolve_target(args.target, args.workdir, args.language, finetune, teacher=not args.no_teacher)
-    run_eval(target, tasks, target.options.method, _comma_list(args.languages) if args.languages else None,
-             {k: str(v) for k, v in (args.data or [])})
+    target = resolve_target(args.target, args.workdir, args.language, finetune, teacher=not args.no_teacher,
+                            only=_comma_list(args.models) if args.models else None)
+    run_eval(target, tasks, target.options.method, languages, sources)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data of an XTREME task: a hub id or a local folder in the published format; repeatable")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
     p.add_argument("--no-teacher", action="store_true", help="do not evaluate the teacher beside the models")
+    p.add_argument("--models", help="only these of the target's models, e.g. teacher,trim (default: all)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks that print measured figures")

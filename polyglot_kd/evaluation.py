@@ -53,8 +53,19 @@ def _language_of(path: Path) -> str | None:
 
 
 def resolve_target(target: str, workdir: Path, language: str | None, finetune: dict,
-                   teacher: bool = True) -> Target:
-    """A language code (the build's models and the teacher) or a model / stage directory."""
+                   teacher: bool = True, only: list[str] | None = None) -> Target:
+    """A language code (the build's models and the teacher) or a model / stage directory;
+    `only` keeps the named models (an unknown name is an error listing the available ones)."""
+    found = _resolve_target(target, workdir, language, finetune, teacher)
+    if only:
+        unknown = [m for m in only if m not in found.models]
+        if unknown:
+            raise PolyglotError(f"--models: {unknown} not among this target's models: {', '.join(found.models)}")
+        found.models = {k: v for k, v in found.models.items() if k in only}
+    return found
+
+
+def _resolve_target(target: str, workdir: Path, language: str | None, finetune: dict, teacher: bool) -> Target:
     from polyglot_kd.sources.teacher import resolve_teacher
     from polyglot_kd.stages.evaluate import models_to_evaluate
 
@@ -108,6 +119,17 @@ def task_languages(task: Task, requested: list[str] | None, config: LanguageConf
                         f"--languages (it covers: {', '.join(task.languages or [])})")
 
 
+def check_request(tasks: list[Task], languages: list[str] | None, sources: dict[str, str]) -> None:
+    """The cheap checks, before any model or data is touched."""
+    unknown = set(sources) - {t.name for t in tasks}
+    if unknown:
+        raise PolyglotError(f"--data names task(s) {sorted(unknown)} that are not being run ({', '.join(t.name for t in tasks)})")
+    for task in tasks:
+        if task.trained and languages:
+            for lang in languages:
+                task.check_language(lang)
+
+
 def run_eval(target: Target, tasks: list[Task], method: str, languages: list[str] | None = None,
              sources: dict[str, str] | None = None) -> list[dict]:
     """Run every task on every model; returns the records written (and prints their table)."""
@@ -116,9 +138,7 @@ def run_eval(target: Target, tasks: list[Task], method: str, languages: list[str
 
     sources = sources or {}
     get_method(method)
-    unknown = set(sources) - {t.name for t in tasks}
-    if unknown:
-        raise PolyglotError(f"--data names task(s) {sorted(unknown)} that are not being run ({', '.join(t.name for t in tasks)})")
+    check_request(tasks, languages, sources)
     options = target.options
     plans = []  # check everything, load every data set, before the first model trains
     for task in tasks:

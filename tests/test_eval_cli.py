@@ -117,6 +117,11 @@ def test_bad_eval_input_is_named_before_any_work(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_unknown_model_name_lists_the_build_models(tiny_build, capsys):
+    assert main(["eval", "pt", "--tasks", "pos", "--models", "teacher,distil", "--workdir", str(tiny_build)]) == 2
+    assert "--models: ['distil'] not among this target's models: teacher, trim" in capsys.readouterr().err
+
+
 def test_retrieval_on_a_model_of_unknown_language_asks_for_it(tmp_path, capsys):
     model = save_tiny_model(tmp_path / "m")
     assert main(["eval", str(model), "--tasks", "retrieval", "--no-teacher", "--workdir", str(tmp_path)]) == 2
