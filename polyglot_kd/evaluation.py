@@ -90,9 +90,13 @@ def _resolve_target(target: str, workdir: Path, language: str | None, finetune: 
     # a model of no known language still runs the trained tasks
     config = load_language(language, overrides) if language else None
     options = config.finetune if config else finetune_options(finetune)
-    name = path.name if path != model_dir else model_dir.name
+    name = model_dir.parent.name if model_dir.name == "model" else model_dir.name  # builds/sw/trim -> trim
     models = {"teacher": resolve_teacher(config.teacher if config else "e5-small")} if teacher else {}
     models[name] = model_dir
+    stage_dir = model_dir.parent if model_dir.name == "model" else model_dir
+    report = stage_dir.parent / "eval" / "report.json"  # a build's stage: extend its report too
+    if language and report.is_file() and (stage_dir / "manifest.json").is_file():
+        return Target(config, options, models, stage_dir.parent / "tasks", report)
     root = Path(workdir) / (language or "models") / "tasks"
     return Target(config, options, models, root, None)
 

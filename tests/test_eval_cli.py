@@ -126,3 +126,12 @@ def test_retrieval_on_a_model_of_unknown_language_asks_for_it(tmp_path, capsys):
     model = save_tiny_model(tmp_path / "m")
     assert main(["eval", str(model), "--tasks", "retrieval", "--no-teacher", "--workdir", str(tmp_path)]) == 2
     assert "needs the model's language" in capsys.readouterr().err
+
+
+def test_eval_a_stage_folder_of_a_build(tiny_build, capsys):
+    assert main(["eval", str(tiny_build / "pt/trim"), "--tasks", "retrieval,mining", "--no-teacher",
+                 "--workdir", str(tiny_build)]) == 0
+    assert "mining, en<->pt (%)" in capsys.readouterr().out
+    record = json.loads((tiny_build / "pt/tasks/trim/mining.pt.frozen.json").read_text())
+    assert record["metric"] == "f1" and {"bible-test", "udhr"} == set(record["datasets"])
+    assert record["datasets"]["bible-test"]["threshold"] > 0
