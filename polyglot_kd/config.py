@@ -126,19 +126,19 @@ class FinetuneConfig:
     """English dev examples for checkpoint selection."""
     test_examples: int = 1000
     """Test examples per target language, a fixed sample; 0 = all."""
-    epochs: int = 2
+    epochs: int = 3
     """Epochs of 'full' and 'adapters'."""
     dense_epochs: int = 1
     """LT-SFT phase 1: dense fine-tuning that decides the mask."""
-    sparse_epochs: int = 1
+    sparse_epochs: int = 3
     """LT-SFT phase 2: masked fine-tuning from the original weights."""
     density: float = 0.08
     """Share of the body's trainable parameters an LT-SFT may change."""
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     """Learning rate of 'full' and 'lt-sft'."""
     head_learning_rate: float = 1e-3
     """Learning rate of the task head in 'full' and 'lt-sft': it starts from random, the body does not."""
-    adapter_learning_rate: float = 1e-3
+    adapter_learning_rate: float = 2e-3
     """Learning rate of 'adapters' (bottleneck adapters want a larger one)."""
     adapter_reduction_factor: int = 16
     """Hidden size / adapter bottleneck size of the task adapter."""
