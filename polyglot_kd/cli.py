@@ -23,6 +23,9 @@ EPILOG = """examples:
   polyglot-kd release sw                      the evaluated sw model as a folder ready to publish
   polyglot-kd leaderboard                     eval/leaderboard.md, .csv, .html from every build's report
   polyglot-kd stack pt --mt-encoder embedded --enter-layer 0     stack the pt-reading MT encoder under the model
+  polyglot-kd eval pt --tasks retrieval,pos --method lt-sft
+                                              zero-shot task suite: the pt build's models beside the teacher
+  polyglot-kd eval builds/sw/trim --tasks retrieval,mining   any model directory or stage folder
 """
 
 
@@ -168,6 +171,41 @@ def cmd_leaderboard(args) -> None:
         print(browser.screenshot(browser.page_url(Path(args.out) / HTML), args.screenshot))
 
 
+def _key_value(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)  # numbers, true/false, [1, 2]
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def _comma_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def cmd_eval(args) -> None:
+    from polyglot_kd.evaluation import check_request, resolve_target, run_eval
+    from polyglot_kd.tasks import parse_tasks
+
+    tasks = parse_tasks(args.tasks)
+    languages = _comma_list(args.languages) if args.languages else None
+    sources = {k: str(v) for k, v in (args.data or [])}
+    check_request(tasks, languages, sources)
+    finetune = dict(args.set or [])
+    if args.method:
+        finetune["method"] = args.method
+    if args.seeds:
+        try:
+            finetune["seeds"] = [int(s) for s in _comma_list(args.seeds)]
+        except ValueError:
+            raise PolyglotError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    target = resolve_target(args.target, args.workdir, args.language, finetune, teacher=not args.no_teacher,
+                            only=_comma_list(args.models) if args.models else None)
+    run_eval(target, tasks, target.options.method, languages, sources)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="polyglot-kd",
@@ -260,6 +298,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
     p.add_argument("--force", action="store_true", help="retrain even if an identical stack stage is finished")
     p.set_defaults(func=cmd_stack)
+    p = sub.add_parser("eval", help="zero-shot task suite (retrieval, mining, POS, XTREME tasks) for a build or model",
+                       description="Evaluate a build's models beside the teacher, or any model directory, on tasks "
+                                   "from the registry: trained tasks learn on English (method full, lt-sft or "
+                                   "adapters; several seeds; English-dev selection) and are tested zero-shot. "
+                                   "One JSON per (model, task, language, method) goes to <workdir>/<lang>/tasks/.")
+    p.add_argument("target", help="a language code (its build's models) or a model directory / stage folder")
+    p.add_argument("--tasks", default="retrieval", help="comma-separated tasks (default: retrieval); "
+                   "known: retrieval, mining, pos, xnli, pawsx, panx, udpos, xquad, mlqa, tydiqa")
+    p.add_argument("--method", help="training method of trained tasks: full, lt-sft or adapters (default: the "
+                   "language file's finetune.method, lt-sft)")
+    p.add_argument("--languages", help="test languages of trained tasks (default: the build's language if the "
+                   "task covers it, else the task's own, e.g. tr,id for pos)")
+    p.add_argument("--language", help="language of a model directory given as target (default: its build manifest's)")
+    p.add_argument("--seeds", help="comma-separated seeds (default: 1,2,3)")
+    p.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="a finetune option (see [finetune] in config.py), e.g. --set train_examples=2000; repeatable")
+    p.add_argument("--data", action="append", type=_key_value, metavar="TASK=SOURCE",
+                   help="data of an XTREME task: a hub id or a local folder in the published format; repeatable")
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
+    p.add_argument("--no-teacher", action="store_true", help="do not evaluate the teacher beside the models")
+    p.add_argument("--models", help="only these of the target's models, e.g. teacher,trim (default: all)")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks that print measured figures")
     bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")

@@ -21,7 +21,9 @@ TRIM_RULES = ("top_n", "min_frequency", "threshold")
 KNOWN_STAGES = ("trim", "distill", "stack", "eval", "release")  # in pipeline order; each has a module in polyglot_kd.stages
 NON_MODEL_STAGES = ("eval", "release")  # stages that write no model of their own
 OPT_IN_STAGES = ("stack",)  # run only when asked for (--stages or the language file): they need extra models
-KNOWN_TASKS = ("retrieval",)
+# the task registry (polyglot_kd.tasks) must agree; a test checks it
+KNOWN_TASKS = ("retrieval", "mining", "pos", "xnli", "pawsx", "panx", "udpos", "xquad", "mlqa", "tydiqa")
+FINETUNE_METHODS = ("full", "lt-sft", "adapters")
 
 
 @dataclass
@@ -229,8 +231,9 @@ class DistillConfig:
 class EvalConfig:
     """Evaluation of the teacher and every built model."""
 
-    tasks: list[str] = field(default_factory=lambda: ["retrieval"])
-    """Tasks to run, from the task registry."""
+    tasks: list[str] = field(default_factory=lambda: ["retrieval", "mining"])
+    """Tasks the eval stage runs (those scoring a frozen encoder; trained tasks run with
+    `polyglot-kd eval`), from the task registry."""
     max_items: int = 1000
     """Held-out verses per retrieval test (a fixed sample); UDHR units are all used."""
     prefix: str = ""
@@ -284,6 +287,75 @@ class ReleaseConfig:
 
 
 @dataclass
+class FinetuneConfig:
+    """Zero-shot task training (`polyglot-kd eval --tasks pos ...`): English training, English-dev
+    checkpoint selection, several seeds. The defaults are a budget a 2-core CPU runs in minutes."""
+
+    method: str = "lt-sft"
+    """'full', 'lt-sft' (Lottery-Ticket Sparse Fine-Tuning) or 'adapters' (task adapter; MAD-X
+    Stack(language, task) where language adapters ship beside the model)."""
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    """One training run per seed; results are their mean and standard deviation."""
+    train_examples: int = 1000
+    """English training examples (sentences for POS), a fixed sample; 0 = all."""
+    dev_examples: int = 300
+    """English dev examples for checkpoint selection."""
+    test_examples: int = 1000
+    """Test examples per target language, a fixed sample; 0 = all."""
+    epochs: int = 3
+    """Epochs of 'full' and 'adapters'."""
+    dense_epochs: int = 1
+    """LT-SFT phase 1: dense fine-tuning that decides the mask."""
+    sparse_epochs: int = 3
+    """LT-SFT phase 2: masked fine-tuning from the original weights."""
+    density: float = 0.08
+    """Share of the body's trainable parameters an LT-SFT may change."""
+    learning_rate: float = 1e-4
+    """Learning rate of 'full' and 'lt-sft'."""
+    head_learning_rate: float = 1e-3
+    """Learning rate of the task head in 'full' and 'lt-sft': it starts from random, the body does not."""
+    adapter_learning_rate: float = 2e-3
+    """Learning rate of 'adapters' (bottleneck adapters want a larger one)."""
+    adapter_reduction_factor: int = 16
+    """Hidden size / adapter bottleneck size of the task adapter."""
+    batch_size: int = 16
+    """Training batch size on a CPU."""
+    gpu_batch_size: int = 64
+    """Training batch size on a GPU."""
+    evals_per_epoch: int = 2
+    """English-dev evaluations per epoch; the best one's weights are kept."""
+    max_length: int = 128
+    """Subwords per example; words beyond it are not predicted and count as wrong."""
+    cpu_bf16: bool = True
+    """bf16 autocast on CPUs with native bf16 (AVX512-BF16, AMX): about 2x faster training here.
+    A GPU always uses bf16 autocast."""
+    freeze_embeddings: bool = True
+    """Keep the word embeddings fixed: English training then cannot pull the rows of English
+    words away from the target language's, and the largest matrix needs no optimizer state."""
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.method not in FINETUNE_METHODS:
+            problems.append(f"finetune.method: {self.method!r} is not one of {list(FINETUNE_METHODS)}"
+                            f"{did_you_mean(self.method, FINETUNE_METHODS)}")
+        if not self.seeds:
+            problems.append("finetune.seeds: name at least one seed")
+        for key in ("epochs", "dense_epochs", "sparse_epochs", "adapter_reduction_factor", "batch_size",
+                    "gpu_batch_size", "evals_per_epoch", "max_length", "dev_examples"):
+            if getattr(self, key) < 1:
+                problems.append(f"finetune.{key}: {getattr(self, key)} must be >= 1")
+        for key in ("train_examples", "test_examples"):
+            if getattr(self, key) < 0:
+                problems.append(f"finetune.{key}: {getattr(self, key)} must be >= 0 (0 = all)")
+        if not 0 < self.density <= 1:
+            problems.append(f"finetune.density: {self.density} must be in (0, 1]")
+        for key in ("learning_rate", "head_learning_rate", "adapter_learning_rate"):
+            if not getattr(self, key) > 0:
+                problems.append(f"finetune.{key}: {getattr(self, key)} must be > 0")
+        return problems
+
+
+@dataclass
 class LanguageConfig:
     """Everything a build of one target language needs."""
 
@@ -303,6 +375,7 @@ class LanguageConfig:
     stack: StackConfig = field(default_factory=StackConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def check(self) -> list[str]:
         problems = []
@@ -312,7 +385,7 @@ class LanguageConfig:
         if self.source == self.code:
             problems.append(f"source: {self.source!r} is the target language itself")
         return (problems + self.corpus.check() + self.trim.check() + self.distill.check() + self.stack.check()
-                + self.eval.check() + self.release.check())
+                + self.eval.check() + self.release.check() + self.finetune.check())
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -12,6 +12,7 @@ from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import bible, udhr
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.embed import encode
+from polyglot_kd.tasks import Task, register
 
 NAME = "retrieval"
 PRIMARY_METRIC = "mean"
@@ -35,8 +36,26 @@ def accuracy(source: np.ndarray, target: np.ndarray) -> dict[str, float]:
     return {"src2tgt": s2t, "tgt2src": t2s, "mean": (s2t + t2s) / 2}
 
 
-def evaluate(model, tokenizer, dataset: ParallelSet, config: LanguageConfig) -> dict[str, float]:
+def embedder(model, tokenizer, config: LanguageConfig):
+    """texts -> embeddings with the eval settings, remembering sentences already encoded (the
+    retrieval and mining sets share sentences)."""
     kwargs = dict(batch_size=config.eval.batch_size, max_length=config.eval.max_length, prefix=config.eval.prefix)
-    src = encode(model, tokenizer, dataset.source, **kwargs)
-    tgt = encode(model, tokenizer, dataset.target, **kwargs)
-    return accuracy(src, tgt) | {"n": len(dataset)}
+    memo: dict[str, np.ndarray] = {}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        new = list(dict.fromkeys(t for t in texts if t not in memo))
+        if new:
+            memo.update(zip(new, encode(model, tokenizer, new, **kwargs)))
+        return np.stack([memo[t] for t in texts]) if texts else np.zeros((0, model.config.hidden_size), np.float32)
+
+    return embed
+
+
+def evaluate(model, tokenizer, dataset: ParallelSet, config: LanguageConfig, embed=None) -> dict[str, float]:
+    embed = embed or embedder(model, tokenizer, config)
+    return accuracy(embed(dataset.source), embed(dataset.target)) | {"n": len(dataset)}
+
+
+register(Task(NAME, "embedding", PRIMARY_METRIC, GREATER_IS_BETTER,
+              "Tatoeba-style retrieval both ways on held-out Bible verses and the UDHR",
+              datasets=datasets, evaluate=evaluate))

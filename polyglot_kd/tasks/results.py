@@ -1,0 +1,89 @@
+"""Result files: one JSON per (model, task, language, method), and the tables printed from them.
+
+`<root>/<model>/<task>.<language>.<method>.json` holds the mean and standard deviation over seeds of
+the task's primary metric, every seed's metrics, the parameter shares, the run's config and package
+versions. Tasks that score a frozen encoder (retrieval, mining) use the method name 'frozen'.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from polyglot_kd.build import write_json_atomic
+
+FROZEN = "frozen"
+
+
+def result_path(root: Path, model: str, task: str, language: str, method: str) -> Path:
+    return Path(root) / model / f"{task}.{language}.{method}.json"
+
+
+def write_records(root: Path, records: list[dict]) -> list[Path]:
+    paths = []
+    for r in records:
+        path = result_path(root, r["model"], r["task"], r["language"], r["method"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, r)
+        paths.append(path)
+    return paths
+
+
+def summary(record: dict) -> dict:
+    """The part of a record a report or leaderboard needs."""
+    out = {k: record[k] for k in ("metric", "mean", "std", "seeds") if k in record}
+    if "dev" in record:
+        out["dev_mean"] = record["dev"]["mean"]
+    if "parameters" in record:
+        out |= {k: record["parameters"][k] for k in ("trained_share", "stored_share")}
+    if "datasets" in record:
+        out["datasets"] = record["datasets"]
+    return out
+
+
+def read_records(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(Path(root).glob("*/*.json"))]
+
+
+def read_summaries(root: Path) -> dict[tuple[str, str, str, str], dict]:
+    """{(model, task, language, method): summary} of the trained tasks' records under `root`."""
+    return {(r["model"], r["task"], r["language"], r["method"]): summary(r)
+            for r in read_records(root) if r.get("method") != FROZEN}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def table(records: list[dict], reference: str = "teacher") -> str:
+    """Markdown tables, one per (task, language, method): each model's primary metric (mean ± std
+    over seeds, in %), the change vs `reference`, English dev, and the shares of parameters trained
+    and stored."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["task"], r["language"], r["method"]), []).append(r)
+    out = []
+    for (task, language, method), rows in groups.items():
+        ref = next((r for r in rows if r["model"] == reference), None)
+        if method == FROZEN:
+            sets = list(rows[0]["datasets"])
+            head = ["model"] + [f"{d} {rows[0]['metric']}" for d in sets] + ["vs teacher"]
+            lines = [f"{task}, en<->{language} (%)", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for r in rows:
+                diff = f"{100 * (r['mean'] - ref['mean']):+.1f}" if ref else ""
+                lines.append("| " + " | ".join([r["model"]] + [_pct(r["datasets"][d][r["metric"]]) for d in sets]
+                                               + [diff]) + " |")
+        else:
+            n = len(rows[0]["seeds"])
+            head = ["model", f"{rows[0]['metric']} (mean ± std, {n} seeds)", "vs teacher", "en dev",
+                    "trained", "stored"]
+            lines = [f"{task}, en->{language}, {method} (%)", "", "| " + " | ".join(head) + " |",
+                     "|" + "---|" * len(head)]
+            for r in rows:
+                p = r["parameters"]
+                diff = f"{100 * (r['mean'] - ref['mean']):+.1f}" if ref else ""
+                lines.append("| " + " | ".join([
+                    r["model"], f"{_pct(r['mean'])} ± {_pct(r['std'])}", diff, _pct(r["dev"]["mean"]),
+                    f"{100 * p['trained_share']:.2f}%", f"{100 * p['stored_share']:.2f}%"]) + " |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
