@@ -197,3 +197,36 @@ def test_every_kind_trains_and_scores_on_a_tiny_model(task_name, fixture, lang, 
     assert result["dev"][task.primary_metric] >= 0.0 and result["parameters"]["stored_share"] < 0.5
     [record] = runner.records("tiny", model, task, method, TINY, splits, [result])
     assert record["language"] == lang and record["metric"] == task.primary_metric and record["std"] == 0.0
+
+
+def test_hub_path_maps_class_labels(monkeypatch):
+    """The hub branch: the right repo / config / split is asked for, and ClassLabel ids become names."""
+    import datasets
+
+    calls = []
+
+    def fake_load(repo, config=None, split=None, cache_dir=None):
+        calls.append((repo, config, split))
+        if repo == "facebook/xnli":
+            features = datasets.Features({"premise": datasets.Value("string"), "hypothesis": datasets.Value("string"),
+                                          "label": datasets.ClassLabel(names=["entailment", "neutral", "contradiction"])})
+            return datasets.Dataset.from_dict({"premise": ["p"], "hypothesis": ["h"], "label": [2]}, features=features)
+        features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                      "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(get_task("panx").labels)))})
+        return datasets.Dataset.from_dict({"tokens": [["Nairobi", "ni"]], "ner_tags": [[5, 0]]}, features=features)
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    assert get_task("xnli").load("test", "sw").examples == [{"text": "p", "text_pair": "h", "label": "contradiction"}]
+    assert get_task("panx").load("dev", "en").examples == [{"words": ["Nairobi", "ni"], "labels": ["B-LOC", "O"]}]
+    assert calls == [("facebook/xnli", "sw", "test"), ("google/xtreme", "PAN-X.en", "validation")]
+
+
+def test_offline_hub_error_says_how_to_use_local_files(monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach the hub")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(PolyglotError, match=r"could not load 'google/xquad'.*--data TASK=PATH"):
+        get_task("xquad").load("test", "de")
