@@ -160,3 +160,14 @@ def class_names(data, column: str) -> list[str] | None:
     feature = data.features[column]
     feature = getattr(feature, "feature", feature)
     return list(getattr(feature, "names", []) or []) or None
+
+
+HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+
+
+def hub_tagged(repo: str, config: str, split: str, column: str, labels: tuple[str, ...]) -> list[dict]:
+    """Token-tagged examples ({'words', 'labels'}) of a hub dataset whose `column` holds ClassLabel ids
+    (PAN-X, UDPOS); `labels` names the ids when the dataset's features do not."""
+    data = hub(repo, config, HUB_SPLITS[split])
+    names = class_names(data, column) or list(labels)
+    return [{"words": list(r["tokens"]), "labels": [names[t] for t in r[column]]} for r in data]

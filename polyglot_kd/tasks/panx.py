@@ -27,9 +27,7 @@ def load(split: str, language: str, source: str = "", limit: int | None = None) 
                                 what=f"PAN-X {split} file of {language!r}")
         examples = xtreme.read_token_tagged(path, language)
     else:
-        data = xtreme.hub(source, f"PAN-X.{language}", {"train": "train", "dev": "validation", "test": "test"}[split])
-        names = xtreme.class_names(data, "ner_tags") or list(LABELS)
-        examples = [{"words": list(r["tokens"]), "labels": [names[t] for t in r["ner_tags"]]} for r in data]
+        examples = xtreme.hub_tagged(source, f"PAN-X.{language}", split, "ner_tags", LABELS)
     return TaskData(NAME, split, language, sample(examples, limit), source)
 
 

@@ -44,10 +44,7 @@ def load(split: str, language: str, source: str = "", limit: int | None = None) 
             raise PolyglotError(f"no UD treebank file {language}_*-ud-{split}.conllu under {source}")
         examples = [{"words": list(s.words), "labels": list(s.tags)} for f in files for s in conllu_sentences(f, _upos)]
     else:
-        data = xtreme.hub(source, f"udpos.{CONFIG_NAMES[language]}",
-                          {"train": "train", "dev": "validation", "test": "test"}[split])
-        names = xtreme.class_names(data, "pos_tags") or list(LABELS)
-        examples = [{"words": list(r["tokens"]), "labels": [names[t] for t in r["pos_tags"]]} for r in data]
+        examples = xtreme.hub_tagged(source, f"udpos.{CONFIG_NAMES[language]}", split, "pos_tags", LABELS)
     return TaskData(NAME, split, language, sample(examples, limit), source)
 
 

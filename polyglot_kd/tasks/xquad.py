@@ -7,29 +7,15 @@ Hub: `google/xquad`, configs `xquad.<lang>` (a single 'validation' split). Local
 
 from __future__ import annotations
 
-from polyglot_kd.data import xtreme
 from polyglot_kd.tasks import Task, register
-from polyglot_kd.tasks.data import TaskData, sample
 from polyglot_kd.tasks.metrics import squad
-from polyglot_kd.tasks.qa_data import squad_english
+from polyglot_kd.tasks.qa_data import squad_trained_loader
 
 NAME = "xquad"
 HUB = "google/xquad"
 LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 
-
-def load(split: str, language: str, source: str = "", limit: int | None = None) -> TaskData:
-    source = source or HUB
-    if split != "test":
-        examples, where = squad_english(split, source if xtreme.is_local(source) else "")
-    elif xtreme.is_local(source):
-        path = xtreme.find_file(source, f"xquad.{language}.json", what=f"XQuAD file of {language!r}")
-        examples, where = xtreme.read_squad(path), str(path)
-    else:
-        examples, where = xtreme.squad_rows(xtreme.hub(source, f"xquad.{language}", "validation")), source
-    for ex in examples:
-        ex["language"] = language
-    return TaskData(NAME, split, language, sample(examples, limit), where)
+load = squad_trained_loader(NAME, HUB, "xquad.{language}.json", "xquad.{language}", "validation", "XQuAD file of {language}")
 
 
 register(Task(NAME, "extractive-qa", "f1", True, "XQuAD extractive QA (SQuAD v1.1 English training), zero-shot",
