@@ -57,7 +57,7 @@ def cmd_distill(args) -> None:
     options = {"student_layers": args.student_layers, "steps": args.steps, "layer_selection": args.selection,
                "layers": args.layers, "hidden_size": args.hidden_size, "time_budget_minutes": args.time_budget,
                "batch_size": args.batch_size, "lr": args.lr, "contrastive_weight": args.contrastive_weight}
-    overrides = {k: v for k, v in options.items() if v is not None}
+    overrides = {k: v for k, v in options.items() if v is not None} | dict(args.set or [])
     config = load_language(args.language, {"distill": overrides})
     log.info("distill config: %s", json.dumps(vars(config.distill)))
     manifest = run_build(config, args.workdir, ["distill"], force={"distill"} if args.force else set())["distill"]
@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--contrastive-weight", type=float, help="weight of the in-batch contrastive loss (default 0)")
+    p.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="any [distill] option (see DistillConfig in config.py), e.g. --set hidden_weight=1; repeatable")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     p.add_argument("--force", action="store_true", help="start over even if finished")
     p.set_defaults(func=cmd_distill)
