@@ -108,9 +108,12 @@ def cmd_fetch(args) -> None:
 
 
 def cmd_summary(args) -> None:
-    from polyglot_kd.summary import summary_table
+    from polyglot_kd import summary
 
-    print(summary_table(args.workdir, args.model))
+    if args.tasks:
+        print(summary.frozen_task_tables(args.workdir) + "\n\n" + summary.trained_task_tables(args.workdir))
+        return
+    print(summary.summary_table(args.workdir, args.model))
 
 
 def cmd_stack(args) -> None:
@@ -265,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="one table of teacher vs built model across every language built")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
     p.add_argument("--model", default="trim", help="which build stage's model to compare (default: trim)")
+    p.add_argument("--tasks", action="store_true",
+                   help="instead: every build's task results (polyglot-kd eval), one table per task and method")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("release", help="the evaluated model of a build as a folder ready to publish",
