@@ -165,6 +165,7 @@ def trim_tokenizer(tokenizer, kept: np.ndarray, out_dir: Path, source_dir: Path 
         model["vocab"] = {id_to_piece[int(old)]: new for new, old in enumerate(kept)}
     spec["added_tokens"] = [dict(t, id=old_to_new[t["id"]]) for t in spec.get("added_tokens", []) if t["id"] in old_to_new]
     _remap_post_processor(spec.get("post_processor"), old_to_new)
+    spec["normalizer"] = compose_first(spec.get("normalizer"))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if source_dir is not None:
@@ -180,6 +181,15 @@ def trim_tokenizer(tokenizer, kept: np.ndarray, out_dir: Path, source_dir: Path 
     if kind == "WordPiece":  # BertTokenizerFast wants a vocab.txt beside tokenizer.json
         pieces = sorted(model["vocab"], key=model["vocab"].get)
         (out_dir / "vocab.txt").write_text("\n".join(pieces) + "\n", encoding="utf-8")
+
+
+def compose_first(normalizer: dict | None) -> dict:
+    """The tokenizer's normalizer with Unicode NFC in front. The kept pieces were chosen on composed
+    text; decomposed input (the Vietnamese UDHR writes tone marks as combining characters, which the
+    XLM-R normalizer leaves alone) would otherwise reach combining-mark pieces that were dropped."""
+    if normalizer and normalizer.get("type") in ("NFC", "NFKC"):
+        return normalizer
+    return {"type": "Sequence", "normalizers": [{"type": "NFC"}] + ([normalizer] if normalizer else [])}
 
 
 def _remap_post_processor(proc: dict | None, old_to_new: dict[int, int]) -> None:

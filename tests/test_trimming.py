@@ -107,3 +107,27 @@ def test_count_tokens_matches_python_count(tmp_path):
         for i in tok(text, add_special_tokens=False)["input_ids"]:
             expected[i] += 1
     assert (counts == expected).all()
+
+
+def test_decomposed_input_is_composed_before_the_kept_pieces(tmp_path):
+    """A teacher whose normalizer does not compose (like XLM-R's): text written with combining marks
+    must tokenise like its composed form after trimming, not fall to <unk>."""
+    import unicodedata
+
+    from tokenizers import normalizers
+
+    src = save_tiny_model(tmp_path / "teacher", "unigram")
+    tok = AutoTokenizer.from_pretrained(src)
+    tok.backend_tokenizer.normalizer = normalizers.Sequence([])
+    composed = ["o gato dorme no sofá", "um pássaro canta de manhã", "der Hund läuft im Garten"]
+    counts = trimming.count_tokens(tok, composed)
+    kept = np.flatnonzero(counts > 0)
+    kept = np.union1d(kept, sorted(trimming.special_ids(tok)))
+    trimming.trim_tokenizer(tok, kept, tmp_path / "trimmed")
+    new_tok = AutoTokenizer.from_pretrained(tmp_path / "trimmed")
+    for text in composed:
+        decomposed = unicodedata.normalize("NFD", text)
+        assert decomposed != text
+        ids = new_tok(decomposed, add_special_tokens=False)["input_ids"]
+        assert ids == new_tok(text, add_special_tokens=False)["input_ids"]
+        assert new_tok.unk_token_id not in ids
