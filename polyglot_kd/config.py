@@ -198,6 +198,9 @@ class DistillConfig:
     checkpoint_every: int = 200
     eval_every: int = 100
     """Dev-set retrieval (Acts) every N steps for the curve; 0: none."""
+    cpu_bf16: bool = True
+    """bf16 autocast on CPUs with native bf16 (AVX512-BF16, AMX): about 1.4x faster steps on this
+    machine's CPU; a GPU always uses bf16."""
     eval_items: int = 300
     seed: int = 0
 

@@ -48,6 +48,9 @@ class TrainSettings:
     log_every: int = 10
     seed: int = 0
     time_budget_s: float | None = None
+    cpu_bf16: bool = False
+    """bf16 autocast on a CPU with native bf16 (a GPU gets bf16 from the accelerator). Not accelerate's
+    mixed_precision: that is fixed once per process, and tests and builds make several trainers."""
 
 
 LossFn = Callable[[int], tuple[torch.Tensor, dict[str, float]]]
@@ -65,6 +68,7 @@ class Trainer:
         self.loss_fn = loss_fn
         self.evaluate = evaluate
         self.accelerator = accelerator or make_accelerator(settings.grad_accum)
+        self.cpu_bf16 = settings.cpu_bf16 and self.accelerator.device.type == "cpu" and cpu_has_bf16()
         params = [p for p in module.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
@@ -153,7 +157,8 @@ class Trainer:
         s = self.settings
         totals: dict[str, float] = {}
         for micro in range(s.grad_accum):
-            with self.accelerator.accumulate(self.module), self.accelerator.autocast():
+            with (self.accelerator.accumulate(self.module), self.accelerator.autocast(),
+                  torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cpu_bf16)):
                 loss, parts = self.loss_fn(self.step * s.grad_accum + micro)
                 if not torch.isfinite(loss):
                     good = self.latest_checkpoint()
@@ -174,6 +179,15 @@ class Trainer:
         if self.accelerator.is_main_process:
             with open(self.out / METRICS_FILE, "a") as f:
                 f.write(json.dumps(record) + "\n")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX), where autocast pays off."""
+    try:
+        flags = open("/proc/cpuinfo", encoding="ascii", errors="ignore").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def make_accelerator(grad_accum: int = 1) -> Accelerator:

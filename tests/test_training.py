@@ -62,3 +62,20 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(PolyglotError, match=r"diverged: loss is nan at step 4.*step-0000003"):
         trainer.train()
     assert [p.name for p in (tmp_path / CHECKPOINTS).iterdir()] == ["step-0000003"]
+
+
+@pytest.mark.parametrize("cpu_bf16", [False, True])
+def test_cpu_bf16_autocasts_the_loss_and_keeps_float32_weights(tmp_path, monkeypatch, cpu_bf16):
+    monkeypatch.setattr("polyglot_kd.training.cpu_has_bf16", lambda: True)
+    model = torch.nn.Linear(4, 1)
+    seen = []
+
+    def loss_fn(b):
+        out = model(torch.randn(8, 4))
+        seen.append(out.dtype)
+        return out.float().pow(2).mean(), {}
+
+    settings = TrainSettings(steps=2, warmup_steps=1, checkpoint_every=10, cpu_bf16=cpu_bf16)
+    Trainer(tmp_path, model, loss_fn, settings, config_hash="c").train()
+    assert seen == [torch.bfloat16 if cpu_bf16 else torch.float32] * 2
+    assert model.weight.dtype == torch.float32

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from polyglot_kd.training import cpu_has_bf16
+
 log = logging.getLogger(__name__)
 
 
@@ -24,15 +26,6 @@ def device_for_training() -> torch.device:
 
 
 _CPU_BF16 = False
-
-
-def cpu_has_bf16() -> bool:
-    """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX), where autocast pays off."""
-    try:
-        flags = open("/proc/cpuinfo", encoding="ascii", errors="ignore").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def configure_precision(cpu_bf16: bool) -> bool:
