@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import random
+import shutil
 import statistics
 import time
 from datetime import datetime, timezone
@@ -184,6 +185,9 @@ def run_seeds(task: Task, model_dir: Path, method: str, options, splits: TaskSpl
             continue
         result = run_seed(task, model_dir, method, options, splits, seed,
                           artifacts / f"seed{seed}" if artifacts else None, device, kd_options)
+        if method == "lt-sft" and artifacts and (artifacts / f"seed{seed}" / "sft.safetensors").is_file():
+            # kept beside the cached result: lt-sft-kd's task-tuned teacher is this run (finetune/kd.py)
+            shutil.copytree(artifacts / f"seed{seed}", path.with_suffix(".artifacts"), dirs_exist_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, result)
         out.append(result)
