@@ -126,6 +126,8 @@ class StackConfig:
     """Learning rate of the adapted backbone layers (initialised from the backbone)."""
     warmup_steps: int = 30
     max_length: int = 128
+    checkpoint_every: int = 100
+    """Save a training checkpoint every N steps (and on interruption); a rerun resumes from it."""
     eval_every: int = 100
     """Steps between retrieval measurements of the curve (0 = only at the end)."""
     curve_split: str = "dev"
@@ -144,7 +146,7 @@ class StackConfig:
             problems.append(f"stack.init: {self.init!r} is not 'least_squares' or 'random'")
         if self.curve_split not in ("dev", "test"):
             problems.append(f"stack.curve_split: {self.curve_split!r} is not 'dev' or 'test'")
-        for key in ("steps", "batch_size", "max_length", "curve_items", "init_items"):
+        for key in ("steps", "batch_size", "max_length", "curve_items", "init_items", "checkpoint_every"):
             if getattr(self, key) < 1:
                 problems.append(f"stack.{key}: {getattr(self, key)} must be >= 1")
         for key in ("enter_layer", "trainable_layers", "warmup_steps", "eval_every"):
