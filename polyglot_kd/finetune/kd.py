@@ -78,37 +78,40 @@ def model_kwargs(options) -> dict:
     return {"attn_implementation": "eager"} if options.task_attention_weight > 0 else {}
 
 
-def task_teacher(task, source: Source, finetune, splits, seed: int, device, options) -> torch.nn.Module:
-    """The task-tuned teacher: the base model + its LT-SFT and head for this task and seed (trained once, cached)."""
+def task_teacher(task, teacher_dir: Path, finetune, splits, seed: int, device, with_sft: bool = False, **load_kwargs):
+    """The task-tuned teacher: `teacher_dir` + its LT-SFT and head for this task and seed, frozen (trained
+    once by the suite's runner, cached); with `with_sft`, (teacher, its task SFT). Stage 2 of stacking
+    uses both (`polyglot_kd/stack_task.py`)."""
     from polyglot_kd.build import write_json_atomic
     from polyglot_kd.finetune import runner
     from polyglot_kd.finetune.sft import SparseDiff
     from polyglot_kd.paths import cache_dir
     from safetensors.torch import load_file
 
-    key = runner.seed_key(source.teacher_dir, task, TEACHER_METHOD, finetune, splits, seed)
+    key = runner.seed_key(teacher_dir, task, TEACHER_METHOD, finetune, splits, seed)
     artifacts = cache_dir() / "task-runs" / f"{key}.artifacts"
     if not (artifacts / "sft.safetensors").is_file():
         log.info("%s: training the task-tuned teacher (%s %s on %s, seed %d)", METHOD, task.name, TEACHER_METHOD,
-                 source.teacher_dir, seed)
+                 teacher_dir, seed)
         partial = artifacts.with_name(artifacts.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        result = runner.run_seed(task, source.teacher_dir, TEACHER_METHOD, finetune, splits, seed, partial, device)
+        result = runner.run_seed(task, teacher_dir, TEACHER_METHOD, finetune, splits, seed, partial, device)
         shutil.rmtree(artifacts, ignore_errors=True)
         partial.rename(artifacts)
         seed_file = cache_dir() / "task-runs" / f"{key}.json"
         if not seed_file.is_file():  # the suite's own lt-sft run of this model: reused by `eval --method lt-sft`
             write_json_atomic(seed_file, result)
-    model, _ = runner.load_task_model(task, source.teacher_dir, **model_kwargs(options))
+    model, _ = runner.load_task_model(task, teacher_dir, **load_kwargs)
     head = load_file(str(artifacts / "head.safetensors"))
     missing, unexpected = model.load_state_dict(head, strict=False)
     if unexpected:
-        raise PolyglotError(f"the cached teacher head {artifacts} does not fit {source.teacher_dir}: {unexpected}")
-    SparseDiff.load(artifacts / "sft.safetensors").apply(model.base_model)
+        raise PolyglotError(f"the cached teacher head {artifacts} does not fit {teacher_dir}: {unexpected}")
+    sft = SparseDiff.load(artifacts / "sft.safetensors")
+    sft.apply(model.base_model)
     model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return model
+    return (model, sft) if with_sft else model
 
 
 def make_loss(teacher: torch.nn.Module, student: torch.nn.Module, layers: list[int], options):

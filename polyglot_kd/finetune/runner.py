@@ -130,7 +130,7 @@ def run_seed(task: Task, model_dir: Path, method: str, options, splits: TaskSpli
     if method == kd.METHOD:
         _kd_extra(task, model_dir, method, kd_options)  # refuses a model that is not a distilled student
         source = kd.distilled_from(model_dir)
-        teacher = kd.task_teacher(task, source, options, splits, seed, device, kd_options)
+        teacher = kd.task_teacher(task, source.teacher_dir, options, splits, seed, device, **kd.model_kwargs(kd_options))
     bf16 = device.type == "cuda" or configure_precision(options.cpu_bf16)
     kind = _kind(task)
     tokenizer = load_tokenizer(model_dir)
