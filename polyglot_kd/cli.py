@@ -23,6 +23,7 @@ EPILOG = """examples:
   polyglot-kd release sw                      the evaluated sw model as a folder ready to publish
   polyglot-kd leaderboard                     eval/leaderboard.md, .csv, .html from every build's report
   polyglot-kd stack pt --mt-encoder embedded --enter-layer 0     stack the pt-reading MT encoder under the model
+  polyglot-kd distill pt --task pos --compare   BiStil phase 2: the distilled student learns POS from its task-tuned teacher
   polyglot-kd eval pt --tasks retrieval,pos --method lt-sft
                                               zero-shot task suite: the pt build's models beside the teacher
   polyglot-kd eval builds/sw/trim --tasks retrieval,mining   any model directory or stage folder
@@ -248,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("distill", help="the distillation stage alone (needs a trimmed model: build LANG --stages trim)",
                        description="Distil a shallower student from the build's trimmed model (BiStil phase 1). "
                                    "Options override the language file's [distill] table. Interrupted runs resume "
-                                   "from their last checkpoint.")
+                                   "from their last checkpoint. With --task, phase 2 instead: task distillation "
+                                   "of the finished student (the eval suite's method lt-sft-kd).")
     p.add_argument("language")
     p.add_argument("--student-layers", type=int, help="number of student layers (default 6)")
     p.add_argument("--selection", choices=["bottom", "regular", "list"], help="which teacher layers to keep")
