@@ -128,7 +128,22 @@ def test_eval_puts_the_phase2_student_beside_the_plain_one(tiny_distilled, tiny_
         main(["distill", "pt", "--task", "pos", "--temperature", "4", "--workdir", str(workdir)])
 
 
-def test_distill_task_cli_runs_phase2(tiny_distilled, tiny_pos, capsys):  # noqa: F811
+def test_distill_task_cli_runs_phase2(tiny_distilled, tiny_pos, capsys, monkeypatch):  # noqa: F811
+    calls = {"make": 0, "steps": 0}
+    real = kd.make_loss
+
+    def counting(teacher, student, layers, options):
+        calls["make"] += 1
+        assert options.task_temperature == 3 and layers == [0] and teacher is not student
+        loss = real(teacher, student, layers, options)
+
+        def counted(model, batch):
+            calls["steps"] += 1
+            return loss(model, batch)
+
+        return counted
+
+    monkeypatch.setattr(kd, "make_loss", counting)
     code = main(["distill", "pt", "--task", "pos", "--temperature", "3", "--seeds", "1", "--compare",
                  "--workdir", str(tiny_distilled)])
     assert code == 0
@@ -136,6 +151,7 @@ def test_distill_task_cli_runs_phase2(tiny_distilled, tiny_pos, capsys):  # noqa
     assert "pos, en->tr, lt-sft-kd (%)" in out and "pos, en->tr, lt-sft (%)" in out
     assert sorted(p.name for p in (tiny_distilled / "pt/tasks/distill").glob("*.json")) == [
         "pos.id.lt-sft-kd.json", "pos.id.lt-sft.json", "pos.tr.lt-sft-kd.json", "pos.tr.lt-sft.json"]
+    assert calls["make"] == 1 and calls["steps"] > 0  # the phase-2 run trained on the distillation loss, lt-sft did not
 
 
 def test_phase2_bad_input(tiny_build, tiny_pos, capsys):  # noqa: F811
