@@ -23,6 +23,7 @@ EPILOG = """examples:
   polyglot-kd release sw                      the evaluated sw model as a folder ready to publish
   polyglot-kd leaderboard                     eval/leaderboard.md, .csv, .html from every build's report
   polyglot-kd stack pt --mt-encoder embedded --enter-layer 0     stack the pt-reading MT encoder under the model
+  polyglot-kd distill pt --task pos --compare   BiStil phase 2: the distilled student learns POS from its task-tuned teacher
   polyglot-kd eval pt --tasks retrieval,pos --method lt-sft
                                               zero-shot task suite: the pt build's models beside the teacher
   polyglot-kd eval builds/sw/trim --tasks retrieval,mining   any model directory or stage folder
@@ -56,12 +57,31 @@ def cmd_distill(args) -> None:
 
     options = {"student_layers": args.student_layers, "steps": args.steps, "layer_selection": args.selection,
                "layers": args.layers, "hidden_size": args.hidden_size, "time_budget_minutes": args.time_budget,
-               "batch_size": args.batch_size, "lr": args.lr, "contrastive_weight": args.contrastive_weight}
+               "batch_size": args.batch_size, "lr": args.lr, "contrastive_weight": args.contrastive_weight,
+               "task_temperature": args.temperature}
     overrides = {k: v for k, v in options.items() if v is not None} | dict(args.set or [])
     config = load_language(args.language, {"distill": overrides})
     log.info("distill config: %s", json.dumps(vars(config.distill)))
+    if args.task:
+        return _distill_task(args, overrides)
     manifest = run_build(config, args.workdir, ["distill"], force={"distill"} if args.force else set())["distill"]
     print(f"distill: {Path(args.workdir) / config.code / 'distill'} ({manifest['seconds']:.1f} s)")
+
+
+def _distill_task(args, overrides: dict) -> None:
+    """Phase 2: the build's distilled student learns the task with lt-sft-kd (the eval suite's method)."""
+    from polyglot_kd.evaluation import resolve_target, run_eval
+    from polyglot_kd.tasks import parse_tasks
+
+    tasks = parse_tasks(args.task)
+    student = Path(args.workdir) / args.language / "distill" / "model"
+    if not (student / "config.json").is_file():
+        raise PolyglotError(f"phase 2 needs the distilled student {student}: run `polyglot-kd distill {args.language}` first")
+    finetune = {"seeds": [int(s) for s in _comma_list(args.seeds)]} if args.seeds else {}
+    target = resolve_target(args.language, args.workdir, None, finetune, teacher=False, only=["distill"])
+    target.config = load_language(args.language, {"distill": overrides} | ({"finetune": finetune} if finetune else {}))
+    methods = ["lt-sft-kd"] + (["lt-sft"] if args.compare else [])
+    run_eval(target, tasks, methods, _comma_list(args.languages) if args.languages else None)
 
 
 def cmd_teacher_info(args) -> None:
@@ -197,8 +217,9 @@ def cmd_eval(args) -> None:
     sources = {k: str(v) for k, v in (args.data or [])}
     check_request(tasks, languages, sources)
     finetune = dict(args.set or [])
-    if args.method:
-        finetune["method"] = args.method
+    methods = _comma_list(args.method) if args.method else []
+    if methods:
+        finetune["method"] = methods[0]  # checked with the config; the others by run_eval
     if args.seeds:
         try:
             finetune["seeds"] = [int(s) for s in _comma_list(args.seeds)]
@@ -206,7 +227,7 @@ def cmd_eval(args) -> None:
             raise PolyglotError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
     target = resolve_target(args.target, args.workdir, args.language, finetune, teacher=not args.no_teacher,
                             only=_comma_list(args.models) if args.models else None)
-    run_eval(target, tasks, target.options.method, languages, sources)
+    run_eval(target, tasks, methods or target.options.method, languages, sources)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("distill", help="the distillation stage alone (needs a trimmed model: build LANG --stages trim)",
                        description="Distil a shallower student from the build's trimmed model (BiStil phase 1). "
                                    "Options override the language file's [distill] table. Interrupted runs resume "
-                                   "from their last checkpoint.")
+                                   "from their last checkpoint. With --task, phase 2 instead: task distillation "
+                                   "of the finished student (the eval suite's method lt-sft-kd).")
     p.add_argument("language")
     p.add_argument("--student-layers", type=int, help="number of student layers (default 6)")
     p.add_argument("--selection", choices=["bottom", "regular", "list"], help="which teacher layers to keep")
@@ -244,6 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contrastive-weight", type=float, help="weight of the in-batch contrastive loss (default 0)")
     p.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="any [distill] option (see DistillConfig in config.py), e.g. --set hidden_weight=1; repeatable")
+    p.add_argument("--task", help="phase 2 instead (task distillation): the distilled student learns this task of the "
+                   "eval suite (e.g. pos) on English with LT-SFT, its loss soft cross-entropy at temperature T plus "
+                   "hidden/attention losses against the task-tuned teacher (the trimmed model + its own LT-SFT for "
+                   "the task, trained once and cached); options in [distill] task_*; tested zero-shot like "
+                   "`polyglot-kd eval LANG --method lt-sft-kd`, results in <workdir>/<LANG>/tasks/distill/")
+    p.add_argument("--temperature", type=float, help="phase 2: soft cross-entropy temperature T (default 2)")
+    p.add_argument("--seeds", help="phase 2: comma-separated seeds (default: [finetune] seeds)")
+    p.add_argument("--languages", help="phase 2: test languages (default: the task's, e.g. tr,id for pos)")
+    p.add_argument("--compare", action="store_true", help="phase 2: also train the same student with plain LT-SFT")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     p.add_argument("--force", action="store_true", help="start over even if finished")
     p.set_defaults(func=cmd_distill)
@@ -313,8 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="a language code (its build's models) or a model directory / stage folder")
     p.add_argument("--tasks", default="retrieval", help="comma-separated tasks (default: retrieval); "
                    "known: retrieval, mining, pos, xnli, pawsx, panx, udpos, xquad, mlqa, tydiqa")
-    p.add_argument("--method", help="training method of trained tasks: full, lt-sft or adapters (default: the "
-                   "language file's finetune.method, lt-sft)")
+    p.add_argument("--method", help="training method(s) of trained tasks, comma-separated: full, lt-sft, adapters, "
+                   "lt-sft-kd (task distillation of the build's distilled student from its task-tuned teacher; "
+                   "other models skip it) (default: the language file's finetune.method, lt-sft)")
     p.add_argument("--languages", help="test languages of trained tasks (default: the build's language if the "
                    "task covers it, else the task's own, e.g. tr,id for pos)")
     p.add_argument("--language", help="language of a model directory given as target (default: its build manifest's)")

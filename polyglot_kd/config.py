@@ -23,7 +23,7 @@ NON_MODEL_STAGES = ("eval", "release")  # stages that write no model of their ow
 OPT_IN_STAGES = ("stack",)  # run only when asked for (--stages or the language file): they need extra models
 # the task registry (polyglot_kd.tasks) must agree; a test checks it
 KNOWN_TASKS = ("retrieval", "mining", "pos", "xnli", "pawsx", "panx", "udpos", "xquad", "mlqa", "tydiqa")
-FINETUNE_METHODS = ("full", "lt-sft", "adapters")
+FINETUNE_METHODS = ("full", "lt-sft", "adapters", "lt-sft-kd")
 
 
 @dataclass
@@ -126,6 +126,8 @@ class StackConfig:
     """Learning rate of the adapted backbone layers (initialised from the backbone)."""
     warmup_steps: int = 30
     max_length: int = 128
+    checkpoint_every: int = 100
+    """Save a training checkpoint every N steps (and on interruption); a rerun resumes from it."""
     eval_every: int = 100
     """Steps between retrieval measurements of the curve (0 = only at the end)."""
     curve_split: str = "dev"
@@ -144,7 +146,7 @@ class StackConfig:
             problems.append(f"stack.init: {self.init!r} is not 'least_squares' or 'random'")
         if self.curve_split not in ("dev", "test"):
             problems.append(f"stack.curve_split: {self.curve_split!r} is not 'dev' or 'test'")
-        for key in ("steps", "batch_size", "max_length", "curve_items", "init_items"):
+        for key in ("steps", "batch_size", "max_length", "curve_items", "init_items", "checkpoint_every"):
             if getattr(self, key) < 1:
                 problems.append(f"stack.{key}: {getattr(self, key)} must be >= 1")
         for key in ("enter_layer", "trainable_layers", "warmup_steps", "eval_every"):
@@ -203,9 +205,28 @@ class DistillConfig:
     machine's CPU; a GPU always uses bf16."""
     eval_items: int = 300
     seed: int = 0
+    task_temperature: float = 2.0
+    """Phase 2 (task distillation, finetune method 'lt-sft-kd'): temperature T of the soft
+    cross-entropy against the task-tuned teacher's logits (BiStil: 2)."""
+    task_soft_weight: float = 1.0
+    """Phase 2: weight of that soft cross-entropy (labelled positions only)."""
+    task_hard_weight: float = 0.0
+    """Phase 2: weight of the ordinary cross-entropy on the gold labels (BiStil: none)."""
+    task_hidden_weight: float = 1.0
+    """Phase 2: weight of the hidden-state MSE between each student layer and the task-tuned
+    teacher layer it was cut from (skipped for a narrower student)."""
+    task_attention_weight: float = 1.0
+    """Phase 2: weight of the attention loss (`attention_loss`) on the same layer pairs."""
 
     def check(self) -> list[str]:
         problems = []
+        if not self.task_temperature > 0:
+            problems.append(f"distill.task_temperature: {self.task_temperature} must be > 0")
+        for key in ("task_soft_weight", "task_hard_weight", "task_hidden_weight", "task_attention_weight"):
+            if getattr(self, key) < 0:
+                problems.append(f"distill.{key}: {getattr(self, key)} must be >= 0")
+        if self.task_soft_weight + self.task_hard_weight + self.task_hidden_weight + self.task_attention_weight <= 0:
+            problems.append("distill: every task_*_weight is 0: phase 2 has nothing to learn")
         if self.layer_selection not in ("bottom", "regular", "list"):
             problems.append(f"distill.layer_selection: {self.layer_selection!r} is not one of ['bottom', 'regular', 'list']")
         if self.layer_selection == "list" and not self.layers:
@@ -295,8 +316,9 @@ class FinetuneConfig:
     checkpoint selection, several seeds. The defaults are a budget a 2-core CPU runs in minutes."""
 
     method: str = "lt-sft"
-    """'full', 'lt-sft' (Lottery-Ticket Sparse Fine-Tuning) or 'adapters' (task adapter; MAD-X
-    Stack(language, task) where language adapters ship beside the model)."""
+    """'full', 'lt-sft' (Lottery-Ticket Sparse Fine-Tuning), 'adapters' (task adapter; MAD-X
+    Stack(language, task) where language adapters ship beside the model) or 'lt-sft-kd' (LT-SFT of a
+    distilled student against its task-tuned teacher: BiStil phase 2, options in [distill] task_*)."""
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
     """One training run per seed; results are their mean and standard deviation."""
     train_examples: int = 1000

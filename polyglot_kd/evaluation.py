@@ -134,15 +134,29 @@ def check_request(tasks: list[Task], languages: list[str] | None, sources: dict[
                 task.check_language(lang)
 
 
-def run_eval(target: Target, tasks: list[Task], method: str, languages: list[str] | None = None,
+def run_eval(target: Target, tasks: list[Task], method: str | list[str], languages: list[str] | None = None,
              sources: dict[str, str] | None = None) -> list[dict]:
-    """Run every task on every model; returns the records written (and prints their table)."""
-    from polyglot_kd.finetune import get_method
+    """Run every task on every model with every method (a name or a list: 'lt-sft,lt-sft-kd' puts
+    the phase-2 student beside the plain one); returns the records written (and prints their table).
+    `lt-sft-kd` runs on the distilled students among the models only."""
+    from polyglot_kd.config import DistillConfig
+    from polyglot_kd.finetune import get_method, kd
     from polyglot_kd.finetune import runner
 
     sources = sources or {}
-    get_method(method)
+    methods = method.split(",") if isinstance(method, str) else list(method)
+    for m in methods:
+        get_method(m)
     check_request(tasks, languages, sources)
+    kd_options = target.config.distill if target.config else DistillConfig()
+    students = {name for name, path in target.models.items() if kd.distilled_from(path) is not None}
+    if kd.METHOD in methods:
+        if not students:
+            raise PolyglotError(f"{kd.METHOD} trains a distilled student against its task-tuned teacher; none of "
+                                f"{', '.join(target.models)} is one (a build's distill model)")
+        for task in tasks:
+            if task.trained:
+                kd.check_task(task)
     options = target.options
     plans = []  # check everything, load every data set, before the first model trains
     for task in tasks:
@@ -164,14 +178,20 @@ def run_eval(target: Target, tasks: list[Task], method: str, languages: list[str
                 raise ConfigError(f"the {config.code} corpora", problems)
             plans.append((task, task.datasets(config)))
     log.info("models: %s", {k: str(v) for k, v in target.models.items()})
-    log.info("finetune options: %s", json.dumps(dataclasses.asdict(options) | {"method": method}))
+    log.info("finetune options: %s", json.dumps(dataclasses.asdict(options) | {"methods": methods}))
     records = []
     for task, plan in plans:
         for name, path in target.models.items():
             if task.trained:
-                seeds = runner.run_seeds(task, path, method, options, plan,
-                                         target.results_root / name / "artifacts" / f"{task.name}.{method}")
-                new = runner.records(name, path, task, method, options, plan, seeds)
+                new = []
+                for m in methods:
+                    if m == kd.METHOD and name not in students:
+                        log.info("%s: %s is not a distilled student; skipped", kd.METHOD, name)
+                        continue
+                    seeds = runner.run_seeds(task, path, m, options, plan,
+                                             target.results_root / name / "artifacts" / f"{task.name}.{m}",
+                                             kd_options=kd_options)
+                    new += runner.records(name, path, task, m, options, plan, seeds)
             else:
                 new = [_embedding_record(name, path, task, plan, target.config)]
             results.write_records(target.results_root, new)

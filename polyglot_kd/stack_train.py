@@ -7,27 +7,30 @@ then decays linearly to a tenth by whichever comes first, the step limit or the 
 time-capped run still ends on a small learning rate. A retrieval curve (teacher-read source against
 stacked-read target) is measured every `eval_every` steps.
 
-Written on ``accelerate.Accelerator`` directly and kept small, so that it can move onto the project's
-shared training engine (checkpoints, resume) once that exists.
+Runs on the project's training engine (`polyglot_kd.training`, as the distill stage): checkpoints every
+`checkpoint_every` steps and on interruption, resume (batches are a pure function of the step), a guard
+against resuming another configuration, a NaN/inf stop, `metrics.jsonl` and `loss_curve.png`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
+import tempfile
 import time
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
-from tqdm.auto import tqdm
 
+from polyglot_kd.build import inputs_hash
 from polyglot_kd.config import StackConfig
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.embed import mean_pool
 from polyglot_kd.stacking import StackedModel, backbone_layers
 from polyglot_kd.tasks.retrieval import accuracy
+from polyglot_kd.training import Trainer, TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -107,85 +110,103 @@ def least_squares_init(model: StackedModel, student: list[str], teacher: list[st
     return float(1 - residual / (yc ** 2).sum())
 
 
+def epoch_batches(lengths: list[int], batch_size: int, seed: int):
+    """batch index -> indices: epoch e's bucketed batches come from a generator seeded by (seed, e), so a
+    batch is a pure function of its index and a resumed run sees the batches an uninterrupted one would."""
+    cache: dict[int, list[list[int]]] = {}
+    per_epoch = len(bucketed_batches(lengths, batch_size, random.Random(0)))
+
+    def batch(b: int) -> list[int]:
+        epoch, slot = divmod(b, per_epoch)
+        if epoch not in cache:
+            cache.clear()
+            cache[epoch] = bucketed_batches(lengths, batch_size, random.Random(f"{seed}-{epoch}"))
+        return cache[epoch][slot]
+
+    return batch
+
+
 def train(model: StackedModel, pairs: ParallelSet, cfg: StackConfig, languages: dict[str, str], *,
           prefix: str = "", curve: ParallelSet | None = None, out: Path | None = None) -> dict:
-    """Train `model` in place; `languages` maps 'source'/'target' to language codes. Returns metrics."""
+    """Train `model` in place on the shared engine (`polyglot_kd.training.Trainer`: checkpoints every
+    `cfg.checkpoint_every` steps and on interruption under `out/checkpoints/`, resume, config guard,
+    NaN stop, `metrics.jsonl`, `loss_curve.png`); `languages` maps 'source'/'target' to language codes.
+    Returns metrics. Without `out` the engine works in a temporary folder (nothing resumes)."""
+    if out is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            return train(model, pairs, cfg, languages, prefix=prefix, curve=curve, out=Path(tmp))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    budget = cfg.max_minutes * 60 or None
+    settings = TrainSettings(steps=cfg.steps, lr=cfg.lr, warmup_steps=cfg.warmup_steps, weight_decay=0.0,
+                             max_grad_norm=0.0, checkpoint_every=cfg.checkpoint_every, eval_every=cfg.eval_every,
+                             log_every=10, seed=cfg.seed, time_budget_s=budget, schedule="budget", min_lr_ratio=0.1,
+                             budget_excludes_eval=True)
     groups = [{"params": [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("adapted.")],
                "lr": cfg.lr},
               {"params": [p for p in model.adapted.parameters()], "lr": cfg.layer_lr}]
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=0.0)
-    budget = cfg.max_minutes * 60 or float("inf")
-    started, paused = time.monotonic(), 0.0
-
-    def elapsed() -> float:
-        """Training time so far; measuring the curve is observation, not training, and does not count."""
-        return time.monotonic() - started - paused
-
-    def schedule(step: int) -> float:
-        progress = max(step / cfg.steps, elapsed() / budget)
-        return min(1.0, (step + 1) / max(cfg.warmup_steps, 1)) * max(0.1, 1.0 - 0.9 * progress)
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    stacked: StackedModel = accelerator.unwrap_model(model)
-
     sides = {"source": pairs.source, "target": pairs.target}
     student_texts = sides[cfg.student_side]
-    rng = random.Random(cfg.seed)
-    batches: list[list[int]] = []
-    r2 = None
-    if cfg.init == "least_squares":  # inside the time budget: it is part of what training costs
-        idx = rng.sample(range(len(pairs)), min(cfg.init_items, len(pairs)))
-        side = cfg.teacher_sides[0]
-        r2 = least_squares_init(stacked, [student_texts[i] for i in idx], [sides[side][i] for i in idx],
-                                (languages[cfg.student_side], languages[side]), cfg.max_length, prefix)
-        log.info("least-squares projection: R^2 %.3f on %d verses (%.0f s)", r2, len(idx), elapsed())
-    curve_src = None
-
-    def measure(step: int, loss: float | None) -> dict:
-        nonlocal paused, curve_src
-        begin = time.monotonic()
-        if curve_src is None:  # the teacher's side of the curve is fixed: encode it once
-            curve_src = stacked.encode(curve.source, languages["source"], prefix=prefix, max_length=cfg.max_length)
-        tgt = stacked.encode(curve.target, languages["target"], max_length=cfg.max_length)
-        paused += time.monotonic() - begin
-        point = {"step": step, "seconds": round(elapsed(), 1), "loss": loss,
-                 "examples": step * cfg.batch_size} | accuracy(curve_src, tgt)
-        log.info("step %d: loss %s, %s retrieval %.3f", step, loss, curve.name, point["mean"])
-        if out is not None:
-            with open(out / CURVE_FILE, "a", encoding="utf-8") as f:
-                f.write(json.dumps(point) + "\n")
-        return point
-
-    points = [measure(0, None)] if curve is not None else []
+    batch_of = epoch_batches([len(t) for t in student_texts], cfg.batch_size, cfg.seed)
     recent: list[float] = []
-    step = 0
-    bar = tqdm(total=cfg.steps, desc="stacking", unit="step", disable=not accelerator.is_local_main_process)
-    while step < cfg.steps and elapsed() < budget:
-        if not batches:
-            batches = bucketed_batches([len(t) for t in student_texts], cfg.batch_size, rng)
-        idx = batches.pop()
+    trainer = None
+
+    def loss_fn(b: int):
+        stacked = trainer.accelerator.unwrap_model(trainer.module)
+        idx = batch_of(b)
         student = stacked.pooled([student_texts[i] for i in idx], languages[cfg.student_side], cfg.max_length)
         loss = sum(torch.nn.functional.mse_loss(student, teacher_embeddings(
             stacked, [sides[side][i] for i in idx], prefix, cfg.max_length)) for side in cfg.teacher_sides)
         loss = loss / len(cfg.teacher_sides)
-        accelerator.backward(loss)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        recent = (recent + [loss.item()])[-50:]
-        bar.update(1)
-        bar.set_postfix(loss=f"{sum(recent) / len(recent):.2e}")
-        if curve is not None and cfg.eval_every and step % cfg.eval_every == 0:
-            points.append(measure(step, sum(recent) / len(recent)))
-    bar.close()
-    seconds = elapsed()
-    if curve is not None and (not points or points[-1]["step"] != step):
-        points.append(measure(step, sum(recent) / len(recent) if recent else None))
-    return {"init_r2": r2, "steps": step, "train_seconds": round(seconds, 1), "stopped_by": "steps" if step >= cfg.steps else "time",
-            "final_loss": sum(recent) / len(recent) if recent else None, "examples": step * cfg.batch_size,
-            "curve": points, "device": str(accelerator.device)}
+        recent[:] = (recent + [loss.item()])[-50:]
+        return loss, {}
 
+    config_hash = inputs_hash({"stack": vars(cfg), "model": dataclasses.asdict(model.info),
+                               "backbone": model.backbone.config.name_or_path, "pairs": [len(pairs), pairs.name],
+                               "languages": languages, "prefix": prefix})
+    trainer = Trainer(out, model, loss_fn, settings, config_hash, groups=[g for g in groups if g["params"]])
+    stacked: StackedModel = trainer.accelerator.unwrap_model(trainer.module)
+    resuming = trainer.latest_checkpoint() is not None
+    r2 = None
+    if cfg.init == "least_squares" and not resuming:  # inside the time budget: it is part of what training costs
+        begin = time.monotonic()
+        idx = random.Random(cfg.seed).sample(range(len(pairs)), min(cfg.init_items, len(pairs)))
+        side = cfg.teacher_sides[0]
+        r2 = least_squares_init(stacked, [student_texts[i] for i in idx], [sides[side][i] for i in idx],
+                                (languages[cfg.student_side], languages[side]), cfg.max_length, prefix)
+        trainer.train_seconds = time.monotonic() - begin
+        log.info("least-squares projection: R^2 %.3f on %d verses (%.0f s)", r2, len(idx), trainer.train_seconds)
+    curve_src = None
+    points: list[dict] = []
+    if resuming and (out / CURVE_FILE).is_file():
+        points = [json.loads(line) for line in (out / CURVE_FILE).read_text().splitlines() if line.strip()]
+
+    def measure(step: int, loss: float | None) -> dict:
+        nonlocal curve_src
+        if curve_src is None:  # the teacher's side of the curve is fixed: encode it once
+            curve_src = stacked.encode(curve.source, languages["source"], prefix=prefix, max_length=cfg.max_length)
+        tgt = stacked.encode(curve.target, languages["target"], max_length=cfg.max_length)
+        point = {"step": step, "seconds": round(trainer.train_seconds, 1), "loss": loss,
+                 "examples": step * cfg.batch_size} | accuracy(curve_src, tgt)
+        log.info("step %d: loss %s, %s retrieval %.3f", step, loss, curve.name, point["mean"])
+        points[:] = [p for p in points if p["step"] < step] + [point]  # a resumed run measures its steps again
+        with open(out / CURVE_FILE, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(p) + "\n" for p in points)
+        return point
+
+    def evaluate() -> dict[str, float]:
+        return {"retrieval": measure(trainer.step, sum(recent) / len(recent) if recent else None)["mean"]}
+
+    if curve is not None:
+        trainer.evaluate = evaluate
+        if not resuming:
+            measure(0, None)
+    summary = trainer.train()
+    step = trainer.step
+    if curve is not None and (not points or points[-1]["step"] != step):
+        measure(step, sum(recent) / len(recent) if recent else None)
+    return {"init_r2": r2, "steps": step, "train_seconds": summary["train_seconds"],
+            "stopped_by": "steps" if step >= cfg.steps else "time",
+            "final_loss": sum(recent) / len(recent) if recent else summary.get("loss"),
+            "examples": step * cfg.batch_size, "curve": points, "device": str(trainer.accelerator.device)}

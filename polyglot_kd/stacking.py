@@ -110,12 +110,14 @@ class StackedModel(nn.Module):
             x = layer(x, attention_mask=mask)[0]
         return x
 
-    def pooled(self, texts: list[str], language: str | None = None, max_length: int = 128) -> torch.Tensor:
-        """L2-normalised mean-pooled embeddings through the MT route, with gradients (for training)."""
+    def pooled(self, texts: list[str], language: str | None = None, max_length: int = 128,
+               normalize: bool = True) -> torch.Tensor:
+        """(L2-normalised) mean-pooled embeddings through the MT route, with gradients (for training)."""
         device = self.projection.weight.device
         batch = self.mt.tokenize(texts, language or self.info.language, max_length).to(device)
         hidden = self.mt_hidden(batch["input_ids"], batch["attention_mask"])
-        return nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1)
+        pooled = mean_pool(hidden, batch["attention_mask"])
+        return nn.functional.normalize(pooled, dim=-1) if normalize else pooled
 
     def route(self, language: str):
         """(model, tokenizer) that `polyglot_kd.embed.encode` accepts, for text in `language`."""

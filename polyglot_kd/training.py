@@ -51,6 +51,14 @@ class TrainSettings:
     cpu_bf16: bool = False
     """bf16 autocast on a CPU with native bf16 (a GPU gets bf16 from the accelerator). Not accelerate's
     mixed_precision: that is fixed once per process, and tests and builds make several trainers."""
+    schedule: str = "linear"
+    """'linear': warm-up, then linear decay to 0 at `steps`. 'budget': warm-up times a linear decay
+    from the start to `min_lr_ratio`, by whichever is nearer, the step limit or the time budget (a
+    time-capped run still ends on a small learning rate)."""
+    min_lr_ratio: float = 0.0
+    budget_excludes_eval: bool = False
+    """Count only training steps against the time budget (evaluation is observation, not training);
+    the training seconds carry over a resume."""
 
 
 LossFn = Callable[[int], tuple[torch.Tensor, dict[str, float]]]
@@ -61,7 +69,9 @@ class Trainer:
 
     def __init__(self, out_dir: Path, module: torch.nn.Module, loss_fn: LossFn, settings: TrainSettings,
                  config_hash: str, evaluate: Callable[[], dict[str, float]] | None = None,
-                 accelerator: Accelerator | None = None):
+                 accelerator: Accelerator | None = None, groups: list[dict] | None = None):
+        """`groups`: optimizer parameter groups (e.g. their own learning rates); default every
+        trainable parameter of `module` at `settings.lr`."""
         self.out = Path(out_dir)
         self.settings = settings
         self.config_hash = config_hash
@@ -69,14 +79,21 @@ class Trainer:
         self.evaluate = evaluate
         self.accelerator = accelerator or make_accelerator(settings.grad_accum)
         self.cpu_bf16 = settings.cpu_bf16 and self.accelerator.device.type == "cpu" and cpu_has_bf16()
-        params = [p for p in module.parameters() if p.requires_grad]
+        params = groups or [p for p in module.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+        self.step = 0
+        self.train_seconds = 0.0
+        """Seconds spent in training steps (evaluation and checkpoints excluded), over resumes."""
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
         self.module, self.optimizer, self.scheduler = self.accelerator.prepare(module, optimizer, scheduler)
-        self.step = 0
 
     def _lr_factor(self, step: int) -> float:
         s = self.settings
+        if s.schedule == "budget":
+            progress = step / s.steps
+            if s.time_budget_s:
+                progress = max(progress, self.train_seconds / s.time_budget_s)
+            return min(1.0, (step + 1) / max(s.warmup_steps, 1)) * max(s.min_lr_ratio, 1.0 - (1.0 - s.min_lr_ratio) * progress)
         if step < s.warmup_steps:
             return (step + 1) / s.warmup_steps
         return max(0.0, (s.steps - step) / max(1, s.steps - s.warmup_steps))  # linear decay
@@ -92,7 +109,8 @@ class Trainer:
         partial = path.with_name(path.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         self.accelerator.save_state(str(partial))
-        state = {"step": self.step, "config_hash": self.config_hash, "settings": asdict(self.settings)}
+        state = {"step": self.step, "config_hash": self.config_hash, "settings": asdict(self.settings),
+                 "train_seconds": self.train_seconds}
         (partial / STATE_FILE).write_text(json.dumps(state, indent=2))
         shutil.rmtree(path, ignore_errors=True)
         partial.rename(path)
@@ -112,6 +130,7 @@ class Trainer:
                 f"now {self.config_hash[:12]}); delete {self.out / CHECKPOINTS} or use --force to start over")
         self.accelerator.load_state(str(path))
         self.step = state["step"]
+        self.train_seconds = state.get("train_seconds", 0.0)
         log.info("resumed from %s (step %d)", path, self.step)
         return True
 
@@ -127,7 +146,9 @@ class Trainer:
         bar = tqdm(total=s.steps, initial=self.step, desc="training", unit="step", dynamic_ncols=True)
         try:
             while self.step < s.steps:
+                tick = time.monotonic()
                 last = self._one_step()
+                self.train_seconds += time.monotonic() - tick
                 self.step += 1
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in last.items()})
@@ -139,7 +160,8 @@ class Trainer:
                     self._log(record)
                 if self.step % s.checkpoint_every == 0:
                     self.save_checkpoint()
-                if s.time_budget_s and time.time() - started > s.time_budget_s:
+                used = self.train_seconds if s.budget_excludes_eval else time.time() - started
+                if s.time_budget_s and used > s.time_budget_s:
                     log.info("time budget of %.0f s reached at step %d", s.time_budget_s, self.step)
                     break
         except KeyboardInterrupt:
@@ -151,7 +173,8 @@ class Trainer:
             signal.signal(signal.SIGTERM, previous)
         self.save_checkpoint()
         plot_curves(self.out / METRICS_FILE, self.out / CURVE_FILE)
-        return {"steps": self.step, "seconds": round(time.time() - started, 1), **last}
+        return {"steps": self.step, "seconds": round(time.time() - started, 1),
+                "train_seconds": round(self.train_seconds, 1), **last}
 
     def _one_step(self) -> dict[str, float]:
         s = self.settings

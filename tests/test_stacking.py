@@ -123,6 +123,55 @@ def test_time_budget_stops_training(parts):
     assert metrics["stopped_by"] == "time" and 0 < metrics["steps"] < 10_000
 
 
+def test_interrupted_stack_training_resumes_to_the_uninterrupted_state(parts, tmp_path, monkeypatch):
+    """On the shared engine: checkpoints on interruption, resume with the same batches and learning
+    rates, the same trained parameters as a run that was never stopped; logs and curves written."""
+    from polyglot_kd import training
+
+    pairs = ParallelSet("train", EN * 4, PT * 4)
+    cfg = StackConfig(steps=8, batch_size=4, lr=3e-3, warmup_steps=2, eval_every=4, checkpoint_every=3,
+                      max_minutes=0, init_items=8, trainable_layers=1)
+    langs = {"source": "en", "target": "pt"}
+    curve = ParallelSet("dev", EN, PT)
+
+    def trained(model):
+        return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    whole = stacked(parts, trainable_layers=1)
+    metrics = stack_train.train(whole, pairs, cfg, langs, curve=curve, out=tmp_path / "a")
+    assert metrics["steps"] == 8 and [p["step"] for p in metrics["curve"]] == [0, 4, 8]
+    assert {training.METRICS_FILE, training.CURVE_FILE, stack_train.CURVE_FILE} <= {p.name for p in (tmp_path / "a").iterdir()}
+    rows = training.read_metrics(tmp_path / "a" / training.METRICS_FILE)
+    assert rows[-1]["step"] == 8 and "eval/retrieval" in rows[-1]
+
+    calls = {"n": 0}
+    real = stack_train.teacher_embeddings
+
+    def interrupt_at_step_5(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:  # the sixth training step
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stack_train, "teacher_embeddings", interrupt_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        stack_train.train(stacked(parts, trainable_layers=1), pairs, cfg, langs, curve=curve, out=tmp_path / "b")
+    assert (tmp_path / "b" / "checkpoints" / "step-0000005").is_dir()
+    monkeypatch.setattr(stack_train, "teacher_embeddings", real)
+    resumed = stacked(parts, trainable_layers=1)
+    with torch.no_grad():  # a fresh model whose trained parts differ: the checkpoint must overwrite them
+        resumed.projection.weight.add_(1.0)
+    again = stack_train.train(resumed, pairs, cfg, langs, curve=curve, out=tmp_path / "b")
+    assert again["steps"] == 8 and [p["step"] for p in again["curve"]] == [0, 4, 8]
+    a, b = trained(whole), trained(resumed)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-6), name
+    with pytest.raises(PolyglotError, match="different configuration"):  # another config does not resume it
+        stack_train.train(stacked(parts, trainable_layers=1), pairs, StackConfig(**(vars(cfg) | {"steps": 9})),
+                          langs, out=tmp_path / "b")
+
+
 def test_bucketed_batches_cover_everything_once():
     import random
 

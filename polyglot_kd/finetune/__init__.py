@@ -19,7 +19,8 @@ from polyglot_kd.errors import PolyglotError, did_you_mean
 
 LANGUAGE_SFT_DIR = "language-sft"  # <model dir>/language-sft/<lang>/sft.safetensors
 LANGUAGE_ADAPTER_DIR = "language-adapters"  # <model dir>/language-adapters/<lang>/ (adapters' save_adapter)
-_MODULES = ("polyglot_kd.finetune.full", "polyglot_kd.finetune.lt_sft", "polyglot_kd.finetune.adapter_method")
+_MODULES = ("polyglot_kd.finetune.full", "polyglot_kd.finetune.lt_sft", "polyglot_kd.finetune.adapter_method",
+            "polyglot_kd.finetune.kd")
 
 
 @dataclass
@@ -43,6 +44,8 @@ class FitSetup:
     """Where the method saves what it stores (SFT, adapter, head); None: nothing is saved."""
     source_language: str = "en"
     test_languages: tuple[str, ...] = ()
+    loss: Callable | None = None
+    """(model, batch) -> training loss; None: the model's own cross-entropy on the labels."""
 
 
 @dataclass

@@ -62,6 +62,9 @@ class Phase:
     warmup_share: float = 0.1
     seed: int = 0
     desc: str = "training"
+    loss: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None
+    """(model, batch) -> training loss; None: the model's own loss on the batch's labels. Task
+    distillation (`lt-sft-kd`) puts its loss against a task-tuned teacher here."""
 
 
 def trainable(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
@@ -95,7 +98,7 @@ def run(model: torch.nn.Module, phase: Phase, device: torch.device) -> list[dict
         for i, batch in enumerate(batches):
             batch = {k: v.to(device) for k, v in batch.items()}
             with autocast(device):
-                loss = model(**batch).loss
+                loss = phase.loss(model, batch) if phase.loss is not None else model(**batch).loss
             loss.backward()
             for p, mask in phase.grad_masks.items():
                 if p.grad is not None:

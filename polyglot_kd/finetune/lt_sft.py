@@ -58,7 +58,8 @@ def fit(model, setup: FitSetup) -> Fitted:
     theta0 = {n: p.detach().clone() for n, p in maskable.items()}
 
     run(model, Phase(o.dense_epochs, o.learning_rate, setup.batches, None, head=frozenset(head),
-                     head_learning_rate=o.head_learning_rate, seed=setup.seed, desc="LT-SFT dense phase"), setup.device)
+                     head_learning_rate=o.head_learning_rate, seed=setup.seed, desc="LT-SFT dense phase",
+                     loss=setup.loss), setup.device)
     k = round(o.density * count(maskable.values()))
     masks = top_k_masks({n: p.detach().cpu() - theta0[n].cpu() for n, p in maskable.items()}, k)
     with torch.no_grad():
@@ -67,7 +68,7 @@ def fit(model, setup: FitSetup) -> Fitted:
     device_masks = {p: masks[n].to(setup.device, p.dtype) for n, p in maskable.items()}
     history = run(model, Phase(o.sparse_epochs, o.learning_rate, setup.batches, setup.dev, setup.greater_is_better,
                                o.evals_per_epoch, device_masks, frozenset(head), o.head_learning_rate,
-                               seed=setup.seed + 1, desc="LT-SFT sparse phase"),
+                               seed=setup.seed + 1, desc="LT-SFT sparse phase", loss=setup.loss),
                   setup.device)
 
     tuned = {n: p.detach().cpu() for n, p in maskable.items()}

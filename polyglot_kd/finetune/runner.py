@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import random
+import shutil
 import statistics
 import time
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 
 from polyglot_kd.build import versions, write_json_atomic
+from polyglot_kd.errors import PolyglotError
 from polyglot_kd.finetune import FitSetup, get_method
 from polyglot_kd.finetune.batching import training_batches
 from polyglot_kd.finetune.loop import configure_precision, device_for_training
@@ -62,15 +64,15 @@ def _kind(task: Task):
     return importlib.import_module(KIND_MODULES[task.kind])
 
 
-def _load_model(task: Task, model_dir: Path):
+def load_task_model(task: Task, model_dir: Path, **extra):
+    """The model with the task's head (new, randomly initialised parameters are returned as `fresh`)."""
     import transformers
-
-    from polyglot_kd.errors import PolyglotError
 
     kind = _kind(task)
     kwargs = kind.model_kwargs(task) if hasattr(kind, "model_kwargs") else {
         "num_labels": len(task.labels), "id2label": dict(enumerate(task.labels)),
         "label2id": {label: i for i, label in enumerate(task.labels)}}
+    kwargs |= extra
     try:
         model, info = getattr(transformers, kind.AUTO_CLASS).from_pretrained(model_dir, output_loading_info=True, **kwargs)
     except (OSError, ValueError) as exc:
@@ -87,20 +89,48 @@ def _max_positions(model_dir: Path) -> int:
     return limit - 2 if "roberta" in config.model_type else limit
 
 
-def _seed_key(model_dir: Path, task: Task, method: str, options, splits: TaskSplits, seed: int) -> str:
+def seed_key(model_dir: Path, task: Task, method: str, options, splits: TaskSplits, seed: int, extra=None) -> str:
     from polyglot_kd.stages.evaluate import model_fingerprint
 
     opts = {k: v for k, v in dataclasses.asdict(options).items() if k not in ("seeds", "method")}
     data = hashlib.sha256(json.dumps([d.examples for d in (splits.train, splits.dev, *splits.tests.values())],
                                      sort_keys=True).encode()).hexdigest()
     key = [RUN_VERSION, model_fingerprint(Path(model_dir)), task.name, method, opts, sorted(splits.tests), data, seed]
+    if extra is not None:  # e.g. lt-sft-kd's teacher and distillation options
+        key.append(extra)
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def _kd_extra(task: Task, model_dir: Path, method: str, kd_options) -> list | None:
+    """What lt-sft-kd's result also depends on: the teacher's files and the [distill] task_* options."""
+    from polyglot_kd.finetune import kd
+    from polyglot_kd.stages.evaluate import model_fingerprint
+
+    if method != kd.METHOD:
+        return None
+    kd.check_task(task)
+    source = kd.distilled_from(model_dir)
+    if source is None:
+        raise PolyglotError(f"{kd.METHOD} trains a distilled student against its task-tuned teacher; {model_dir} "
+                            "is not a distill stage's model")
+    opts = {k: v for k, v in vars(kd_options).items() if k.startswith("task_") or k == "attention_loss"}
+    return [model_fingerprint(source.teacher_dir), source.layers, opts]
+
+
 def run_seed(task: Task, model_dir: Path, method: str, options, splits: TaskSplits, seed: int,
-             out_dir: Path | None = None, device: torch.device | None = None) -> dict:
-    """Train once (one seed) and score English dev and every test language."""
+             out_dir: Path | None = None, device: torch.device | None = None, kd_options=None) -> dict:
+    """Train once (one seed) and score English dev and every test language. `kd_options` (the
+    [distill] config) are lt-sft-kd's; the defaults when None."""
+    from polyglot_kd.config import DistillConfig
+    from polyglot_kd.finetune import kd
+
     device = device or device_for_training()
+    kd_options = kd_options or DistillConfig()
+    source = None
+    if method == kd.METHOD:
+        _kd_extra(task, model_dir, method, kd_options)  # refuses a model that is not a distilled student
+        source = kd.distilled_from(model_dir)
+        teacher = kd.task_teacher(task, source.teacher_dir, options, splits, seed, device, **kd.model_kwargs(kd_options))
     bf16 = device.type == "cuda" or configure_precision(options.cpu_bf16)
     kind = _kind(task)
     tokenizer = load_tokenizer(model_dir)
@@ -112,7 +142,7 @@ def run_seed(task: Task, model_dir: Path, method: str, options, splits: TaskSpli
     started = time.time()
     torch.manual_seed(seed)
     random.seed(seed)
-    model, fresh = _load_model(task, model_dir)
+    model, fresh = load_task_model(task, model_dir, **(kd.model_kwargs(kd_options) if source else {}))
     model.to(device)
 
     def score(data: TaskData, name: str) -> dict:
@@ -123,7 +153,8 @@ def run_seed(task: Task, model_dir: Path, method: str, options, splits: TaskSpli
         batches=lambda rng: training_batches(feats["train"], batch_size, rng, pad, kind.KEYS),
         dev=lambda m: score(splits.dev, "dev")[task.primary_metric],
         greater_is_better=task.greater_is_better, device=device, seed=seed, fresh=fresh,
-        model_dir=Path(model_dir), out_dir=out_dir, test_languages=tuple(splits.tests))
+        model_dir=Path(model_dir), out_dir=out_dir, test_languages=tuple(splits.tests),
+        loss=kd.make_loss(teacher, model, source.layers, kd_options) if source else None)
     fitted = get_method(method)(model, setup)
     trained_at = time.time()
     result = {"seed": seed, "dev": score(splits.dev, "dev"), "test": {}}
@@ -139,17 +170,24 @@ def run_seed(task: Task, model_dir: Path, method: str, options, splits: TaskSpli
 
 
 def run_seeds(task: Task, model_dir: Path, method: str, options, splits: TaskSplits,
-              artifacts: Path | None = None, device: torch.device | None = None) -> list[dict]:
+              artifacts: Path | None = None, device: torch.device | None = None, kd_options=None) -> list[dict]:
     """Every seed of `options.seeds`, each from the cache when it was run before."""
+    from polyglot_kd.config import DistillConfig
+
+    kd_options = kd_options or DistillConfig()
+    extra = _kd_extra(task, Path(model_dir), method, kd_options)
     out = []
     for seed in options.seeds:
-        path = cache_dir() / "task-runs" / f"{_seed_key(model_dir, task, method, options, splits, seed)}.json"
+        path = cache_dir() / "task-runs" / f"{seed_key(model_dir, task, method, options, splits, seed, extra)}.json"
         if path.is_file():
             log.info("%s %s seed %d on %s: cached", task.name, method, seed, model_dir)
             out.append(json.loads(path.read_text()))
             continue
         result = run_seed(task, model_dir, method, options, splits, seed,
-                          artifacts / f"seed{seed}" if artifacts else None, device)
+                          artifacts / f"seed{seed}" if artifacts else None, device, kd_options)
+        if method == "lt-sft" and artifacts and (artifacts / f"seed{seed}" / "sft.safetensors").is_file():
+            # kept beside the cached result: lt-sft-kd's task-tuned teacher is this run (finetune/kd.py)
+            shutil.copytree(artifacts / f"seed{seed}", path.with_suffix(".artifacts"), dirs_exist_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, result)
         out.append(result)

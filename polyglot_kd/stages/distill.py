@@ -5,7 +5,9 @@ The teacher is the build's trimmed model (same tokenizer as the student, and the
 full teacher on the text it covers). Losses and their weights come from `[distill]`; by default the
 pooled sentence-embedding loss, with target batches also pulled towards the teacher's embedding of
 their English translation. Dev-set (Acts) retrieval is logged during training for the curve.
-Phase 2 (task distillation with sparse fine-tuning) needs the task suite and is not wired yet.
+Phase 2 (task distillation with sparse fine-tuning) is the eval suite's finetune method `lt-sft-kd`
+(`polyglot_kd/finetune/kd.py`; `polyglot-kd distill LANG --task pos`): it reads `teacher_layers` and
+`base_stage` from this stage's manifest.
 """
 
 from __future__ import annotations
@@ -213,6 +215,7 @@ def run(build: Build, out: Path) -> dict:
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: the model is the result
     return {
         "teacher_layers": layers,
+        "base_stage": base_stage(build),
         "params": parameter_count(model),
         "params_base": parameter_count(teacher),
         "training": summary,

@@ -5,12 +5,14 @@ names); it is also the teacher, reading the teacher side of the parallel trainin
 tokens, while the stacked model reads the student side through the MT encoder. With the embedded pair
 the Portuguese-reading encoder is the pt->en model's, so for pt the student reads Portuguese and the
 teacher English (`stack.student_side`, `stack.teacher_sides`). Writes the stacked model to `model/`
-(see :mod:`polyglot_kd.stacking`) and the retrieval curve to `curve.jsonl`.
+(see :mod:`polyglot_kd.stacking`), the retrieval curve to `curve.jsonl`, and the training engine's
+`metrics.jsonl` and `loss_curve.png`; an interrupted run resumes from its last checkpoint.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 from polyglot_kd import stack_train
@@ -24,10 +26,12 @@ from polyglot_kd.mt_encoders import load_mt_encoder, spec_problems
 from polyglot_kd.sources.teacher import resolve_teacher
 from polyglot_kd.stacking import StackedModel
 from polyglot_kd.timing import Timer
+from polyglot_kd.training import CHECKPOINTS
 
 log = logging.getLogger(__name__)
 
 STAGE = "stack"
+RESUMABLE = True  # the build keeps .stack.partial (its checkpoints) for a rerun to resume
 
 
 def languages(config: LanguageConfig) -> dict[str, str]:
@@ -98,6 +102,7 @@ def run(build: Build, out: Path) -> dict:
         metrics = stack_train.train(model, pairs, sc, langs, prefix=cfg.eval.prefix, curve=curve, out=out)
     with timer("save"):
         model.save(out / MODEL_DIR)
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: the model is the result
     return metrics | {
         "backbone": str(backbone_path),
         "mt_encoder": mt.spec,
