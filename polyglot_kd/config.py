@@ -174,7 +174,8 @@ class DistillConfig:
     steps: int = 1000
     """Optimiser steps (each one batch of one language; the languages alternate)."""
     time_budget_minutes: float = 0.0
-    """Stop after this many minutes of training (0: no limit); the model is saved either way."""
+    """Stop after this many minutes of training (0: no limit); the model is saved either way. With a
+    budget the learning rate decays by whichever is further along, steps or minutes."""
     batch_size: int = 32
     max_length: int = 128
     lr: float = 1e-4

@@ -197,7 +197,9 @@ def run(build: Build, out: Path) -> dict:
     batches = Batches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps), grad_accum=d.grad_accum,
                              checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=d.seed,
-                             time_budget_s=d.time_budget_minutes * 60 or None, cpu_bf16=d.cpu_bf16)
+                             time_budget_s=d.time_budget_minutes * 60 or None, cpu_bf16=d.cpu_bf16,
+                             # a time-capped run decays its learning rate by the clock too, so it ends annealed
+                             schedule="budget" if d.time_budget_minutes else "linear")
     accelerator = make_accelerator(d.grad_accum)
     teacher.to(accelerator.device)
     trainer = None
