@@ -227,19 +227,19 @@ def freedict_pairs(lang: str) -> dict[str, set[str]]:
     pairs: dict[str, set[str]] = {}
     head = None
     for line in text.splitlines():
-        m = re.match(r"^([a-z]+)(?: /[^/]*/)?\s*$", line)
+        # an entry starts "word /phonetics/ <pos>"; its translations follow, numbered "1. x, y" or plain
+        m = re.match(r"^([A-Za-z]+) /[^/]*/(?:\s*<[^>]*>)?\s*$", line)
         if m:
-            head = m.group(1)
+            head = m.group(1).lower()
             continue
-        m = re.match(r"^\s*\d+\.\s+(.*)$", line)
-        if head and m:
-            body = re.sub(r"\([^)]*\)", " ", m.group(1))
-            for piece in re.split(r"[,;]", body):
-                words = _words(piece)
-                if len(words) == 1:
-                    pairs.setdefault(head, set()).add(words[0])
-        elif line and not line[0].isspace() and not re.match(r"^\d+\.", line):
-            head = None
+        if head is None or not line.strip():
+            continue
+        body = re.sub(r"^\s*\d+\.\s+", "", line)
+        body = re.sub(r"\([^)]*\)|<[^>]*>", " ", body)
+        for piece in re.split(r"[,;]", body):
+            words = _words(piece)
+            if len(words) == 1:
+                pairs.setdefault(head, set()).add(words[0])
     return pairs
 
 
