@@ -264,3 +264,21 @@ def test_token_level_losses_are_refused_with_a_new_tokenizer(world):
     data["distill"]["hidden_weight"] = 1.0
     with pytest.raises(ConfigError, match="distill.hidden_weight: 1.0 needs the student to share the teacher's tokenizer"):
         build.run_build(parse_config(data), workdir, data["stages"])
+
+
+def test_a_saved_factorised_model_loads_without_polyglot_kd(tmp_path):
+    import subprocess
+    import sys
+
+    model = tiny_factorised()
+    model.save_pretrained(tmp_path / "m", safe_serialization=True)
+    ids = torch.tensor([[0, 5, 7, 2]])
+    expected = model(input_ids=ids).last_hidden_state[0, 1, :3].tolist()
+    code = ("import sys, torch; sys.modules['polyglot_kd'] = None\n"  # importing polyglot_kd would fail
+            "from transformers import AutoModel\n"
+            f"m = AutoModel.from_pretrained({str(tmp_path / 'm')!r}, trust_remote_code=True, add_pooling_layer=False).eval()\n"
+            "print(type(m).__name__, m(input_ids=torch.tensor([[0, 5, 7, 2]])).last_hidden_state[0, 1, :3].tolist())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    name, values = out.stdout.strip().split(" ", 1)
+    assert name == "FactorisedBertModel" and np.allclose(json.loads(values), expected, atol=1e-5)
