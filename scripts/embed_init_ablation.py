@@ -27,7 +27,7 @@ VARIANTS = {  # name -> (embed_init overrides, or None for no embed-init: the st
     "ofa-full": {"method": "ofa", "rank": 0},
     "trim-only": None,
 }
-DISTILL = {"steps": 150, "warmup_steps": 20, "eval_every": 0, "checkpoint_every": 1000}
+DISTILL = {"steps": 120, "warmup_steps": 20, "eval_every": 0, "checkpoint_every": 1000}
 
 
 def config_for(lang: str, variant: str):
