@@ -114,7 +114,7 @@ def cmd_check(args) -> None:
     from polyglot_kd.build import preflight
 
     config = load_language(args.language)
-    preflight(config, config.stages)
+    preflight(config, args.stages or config.stages)
     print(f"{args.language}: valid")
     print(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
 
@@ -296,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate a language file and its inputs without building")
     p.add_argument("language")
+    p.add_argument("--stages", type=_stages, help="check these stages' inputs too, e.g. trim,embed-init,distill "
+                                                  "(default: the language file's stages)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("fetch", help="download and convert the embedded teacher and corpora now (else on first use)")
