@@ -13,10 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
-from polyglot_kd.build import run_build
-from polyglot_kd.config import load_language
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's polyglot_kd, not an installed one
+
+from polyglot_kd.build import run_build  # noqa: E402
+from polyglot_kd.config import load_language  # noqa: E402
 
 VARIANTS = {  # name -> (embed_init overrides, or None for no embed-init: the student cut from trim)
     "ofa-r100": {"method": "ofa", "rank": 100},
@@ -68,8 +71,11 @@ def table(lang: str, workdir: Path) -> str:
         rows.append(f"| {variant} | {emb_text} | {models[start]['params'] / 1e6:.2f}M | {score(start, 'bible-test')} | "
                     f"{score(start, 'udhr')} | {score('distill', 'bible-test')} | {score('distill', 'udhr')} | "
                     f"{distill['training']['seconds']:.0f} |")
-    teacher = json.loads(next((workdir / v / lang / "eval" / "report.json" for v in VARIANTS
-                               if (workdir / v / lang / "eval" / "report.json").is_file())).read_text())["models"]
+    reports = [workdir / v / lang / "eval" / "report.json" for v in VARIANTS]
+    reports = [p for p in reports if p.is_file()]
+    if not reports:
+        return "\n".join(rows)
+    teacher = json.loads(reports[0].read_text())["models"]
     rows.append(f"\nteacher: Bible {100 * teacher['teacher']['retrieval']['bible-test']['mean']:.1f}, UDHR "
                 f"{100 * teacher['teacher']['retrieval']['udhr']['mean']:.1f}; trim: Bible "
                 f"{100 * teacher['trim']['retrieval']['bible-test']['mean']:.1f}, UDHR "
