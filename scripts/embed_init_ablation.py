@@ -83,11 +83,37 @@ def table(lang: str, workdir: Path) -> str:
     return "\n".join(rows)
 
 
+def cut_scores(lang: str, workdir: Path, layers: int = 6) -> str:
+    """Held-out Gospel retrieval of the student as cut (bottom `layers` layers) before any distillation:
+    where the short distillation starts from."""
+    from polyglot_kd.data import bible
+    from polyglot_kd.embed import encode
+    from polyglot_kd.modeling import load_encoder, load_tokenizer
+    from polyglot_kd.student import make_student
+    from polyglot_kd.tasks.retrieval import accuracy
+
+    config = config_for(lang, "trim-only")
+    test = bible.parallel(config.corpus.source_bible, config.corpus.bible, "test", config.eval.max_items)
+    rows = [f"| variant | {layers}-layer cut, before distillation: Bible |", "|---|---|"]
+    for variant in VARIANTS:
+        stage = "trim" if VARIANTS[variant] is None else "embed-init"
+        path = workdir / variant / lang / stage / "model"
+        if not (path.parent / "manifest.json").is_file():
+            continue
+        model = make_student(load_encoder(path), list(range(layers))).model
+        tok = load_tokenizer(path)
+        score = accuracy(encode(model, tok, test.source), encode(model, tok, test.target))["mean"]
+        rows.append(f"| {variant} | {100 * score:.1f} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("language")
     parser.add_argument("--variant", choices=list(VARIANTS))
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--cut-scores", action="store_true", help="retrieval of each variant's 6-layer student "
+                        "before distillation")
     parser.add_argument("--workdir", type=Path, default=Path("builds/ablation"))
     parser.add_argument("--trim", type=Path, help="trimmed build stage (default: builds/<lang>/trim)")
     args = parser.parse_args()
@@ -96,6 +122,8 @@ def main() -> None:
         run_variant(args.language, args.variant, args.workdir, args.trim or Path("builds") / args.language / "trim")
     if args.table:
         print(table(args.language, args.workdir))
+    if args.cut_scores:
+        print(cut_scores(args.language, args.workdir))
 
 
 if __name__ == "__main__":
