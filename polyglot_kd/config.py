@@ -18,12 +18,15 @@ from polyglot_kd.errors import ConfigError, PolyglotError, did_you_mean
 from polyglot_kd.paths import repo_root
 
 TRIM_RULES = ("top_n", "min_frequency", "threshold")
-KNOWN_STAGES = ("trim", "distill", "stack", "eval", "release")  # in pipeline order; each has a module in polyglot_kd.stages
+KNOWN_STAGES = ("trim", "embed-init", "distill", "stack", "eval", "release")  # in pipeline order; each has a module in polyglot_kd.stages
 NON_MODEL_STAGES = ("eval", "release")  # stages that write no model of their own
-OPT_IN_STAGES = ("stack",)  # run only when asked for (--stages or the language file): they need extra models
+OPT_IN_STAGES = ("embed-init", "stack")  # run only when asked for (--stages or the language file): they need extra models
 # the task registry (polyglot_kd.tasks) must agree; a test checks it
 KNOWN_TASKS = ("retrieval", "mining", "pos", "xnli", "pawsx", "panx", "udpos", "xquad", "mlqa", "tydiqa")
 FINETUNE_METHODS = ("full", "lt-sft", "adapters", "lt-sft-kd")
+# the registry in polyglot_kd.embed_init must agree; a test checks it
+EMBED_INIT_METHODS = ("ofa", "focus", "mean", "random")
+VECTOR_FORMATS = ("auto", "vec", "bin", "colexnet")
 
 
 @dataclass
@@ -155,6 +158,71 @@ class StackConfig:
         for key in ("lr", "layer_lr", "max_minutes"):
             if getattr(self, key) < 0 or (key != "max_minutes" and getattr(self, key) == 0):
                 problems.append(f"stack.{key}: {getattr(self, key)} must be > 0")
+        return problems
+
+
+@dataclass
+class EmbedInitConfig:
+    """Embedding initialisation for a language-specific tokenizer (OFA and the methods it is compared with)."""
+
+    method: str = "ofa"
+    """'ofa' (word-vector neighbours, softmax(sim / temperature) over the top-k), 'focus' (fastText on
+    tokenised target text, sparsemax over the tokens both vocabularies share), 'mean' (mean of the old
+    tokenizer's pieces) or 'random'."""
+    rank: int = 100
+    """Rank of the factorised embedding (coordinates vocab x rank, primitives rank x hidden); 0 = full
+    rank: a plain embedding matrix, no factorisation."""
+    vocab_size: int = 16000
+    """Pieces of the new sentencepiece unigram tokenizer (special tokens included)."""
+    source_share: float = 0.5
+    """Share of the tokenizer's training text taken from English (the source) verses, for English
+    coverage in zero-shot transfer; the rest is target-language verses."""
+    vectors: str = ""
+    """Multilingual word vectors: a fastText .vec / .bin file or a ColexNet+-style file (keys
+    'lang:word'); empty: built here with fastText from the parallel training verses (one space for
+    English and the target)."""
+    vectors_format: str = "auto"
+    """'auto' (from the file: .bin -> 'bin', else text), 'vec', 'bin' or 'colexnet'."""
+    vector_dim: int = 100
+    """Dimension of the word vectors: that of the built ones, and the one a given file must have
+    (0: take the file's)."""
+    fasttext_epochs: int = 5
+    """Epochs of the fastText models trained here (default vectors, FOCUS)."""
+    min_count: int = 3
+    """Words seen fewer times get no vector in the fastText models trained here."""
+    top_k: int = 10
+    """OFA: neighbours of a new token among the old tokens."""
+    temperature: float = 0.1
+    """OFA: softmax temperature over the neighbours' cosine similarities."""
+    bli_pairs: str = "freedict"
+    """Held-out lexicon for the alignment check (BLI precision@1): 'freedict' (Debian
+    dict-freedict-eng-<iso3>, where there is one) or '' to skip it."""
+    seed: int = 0
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.method not in EMBED_INIT_METHODS:
+            problems.append(f"embed_init.method: {self.method!r} is not one of {list(EMBED_INIT_METHODS)}"
+                            f"{did_you_mean(self.method, EMBED_INIT_METHODS)}")
+        if self.vectors_format not in VECTOR_FORMATS:
+            problems.append(f"embed_init.vectors_format: {self.vectors_format!r} is not one of {list(VECTOR_FORMATS)}")
+        if self.rank < 0:
+            problems.append(f"embed_init.rank: {self.rank} must be >= 0 (0 = full rank, no factorisation)")
+        if self.vocab_size < 16:
+            problems.append(f"embed_init.vocab_size: {self.vocab_size} must be >= 16")
+        if not 0 <= self.source_share < 1:
+            problems.append(f"embed_init.source_share: {self.source_share} must be in [0, 1)")
+        if self.vector_dim < 0:
+            problems.append(f"embed_init.vector_dim: {self.vector_dim} must be >= 0 (0: the file's)")
+        if not self.vectors and self.vector_dim == 0:
+            problems.append("embed_init.vector_dim: 0 needs a vectors file; the built vectors need a dimension")
+        for key in ("fasttext_epochs", "min_count", "top_k"):
+            if getattr(self, key) < 1:
+                problems.append(f"embed_init.{key}: {getattr(self, key)} must be >= 1")
+        if not self.temperature > 0:
+            problems.append(f"embed_init.temperature: {self.temperature} must be > 0")
+        if self.bli_pairs not in ("freedict", ""):
+            problems.append(f"embed_init.bli_pairs: {self.bli_pairs!r} is not 'freedict' or ''")
         return problems
 
 
@@ -397,6 +465,7 @@ class LanguageConfig:
     """Stages that `polyglot-kd build` runs by default, in pipeline order."""
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     trim: TrimConfig = field(default_factory=TrimConfig)
+    embed_init: EmbedInitConfig = field(default_factory=EmbedInitConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     stack: StackConfig = field(default_factory=StackConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -410,7 +479,7 @@ class LanguageConfig:
                 problems.append(f"stages: unknown stage {stage!r}; known: {list(KNOWN_STAGES)}{did_you_mean(stage, KNOWN_STAGES)}")
         if self.source == self.code:
             problems.append(f"source: {self.source!r} is the target language itself")
-        return (problems + self.corpus.check() + self.trim.check() + self.distill.check() + self.stack.check()
+        return (problems + self.corpus.check() + self.trim.check() + self.embed_init.check() + self.distill.check() + self.stack.check()
                 + self.eval.check() + self.release.check() + self.finetune.check())
 
     def to_dict(self) -> dict:

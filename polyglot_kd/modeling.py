@@ -7,6 +7,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 from transformers import AutoModel, AutoTokenizer
 
+from polyglot_kd import factorised  # noqa: F401  registers the factorised-embedding model with AutoModel
 from polyglot_kd.errors import PolyglotError
 
 

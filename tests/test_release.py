@@ -166,7 +166,7 @@ def test_cli_release_copies_skips_and_refuses_a_tampered_folder(tiny_world, tmp_
         '[trim]\ntop_n = 40\n[release]\nspeed_sentences = 0\n')
     monkeypatch.setenv("POLYGLOT_KD_LANGUAGES", str(languages))
     assert main(["release", "pt", "--workdir", str(workdir)]) == 2
-    assert "cannot release pt: no model stage (trim, distill, stack) has finished" in capsys.readouterr().err
+    assert "cannot release pt: no model stage (trim, embed-init, distill, stack) has finished" in capsys.readouterr().err
     assert main(["build", "pt", "--workdir", str(workdir), "--stages", "trim,eval"]) == 0
     out = tmp_path / "published"
     assert main(["release", "pt", "--workdir", str(workdir), "--out", str(out)]) == 0

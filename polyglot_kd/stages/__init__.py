@@ -4,6 +4,7 @@
 # stage name -> module name in this package (a test checks it agrees with config.KNOWN_STAGES)
 STAGE_MODULES = {
     "trim": "trim",
+    "embed-init": "embed_init",
     "distill": "distill",
     "stack": "stack",
     "eval": "evaluate",

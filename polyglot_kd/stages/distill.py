@@ -1,8 +1,11 @@
 """Distill stage (BiStil phase 1): a shallower student from the trimmed teacher, on English and
 target training verses, one language per batch, alternating, so both get equal amounts.
 
-The teacher is the build's trimmed model (same tokenizer as the student, and the same outputs as the
-full teacher on the text it covers). Losses and their weights come from `[distill]`; by default the
+The teacher is the build's trimmed model (the same outputs as the full teacher on the text it
+covers). The student is cut from the newest of the trimmed model and the embed-init model (a new
+tokenizer with initialised, possibly factorised, embeddings): with embed-init in the build, student
+and teacher read the same sentences through their own tokenizers, and only sentence-level losses
+(pooled, contrastive) apply. Losses and their weights come from `[distill]`; by default the
 pooled sentence-embedding loss, with target batches also pulled towards the teacher's embedding of
 their English translation. Dev-set (Acts) retrieval is logged during training for the curve.
 Phase 2 (task distillation with sparse fine-tuning) is the eval suite's finetune method `lt-sft-kd`
@@ -35,18 +38,30 @@ from polyglot_kd.training import CHECKPOINTS, Trainer, TrainSettings, make_accel
 log = logging.getLogger(__name__)
 
 RESUMABLE = True
-UPSTREAM = ("trim",)  # the model the student is cut from: the latest of these that is built
+UPSTREAM = ("trim", "embed-init")  # the model the student is cut from: the latest of these that is built
+TEACHER_STAGE = "trim"  # the model distilled from
+TOKEN_LEVEL_LOSSES = ("hidden_weight", "attention_weight")  # need one tokenizer for teacher and student
 
 
 def inputs(build: Build) -> dict:
     c = build.config
     base = base_stage(build, required=False)
     return {"corpus": vars(c.corpus), "distill": vars(c.distill),
-            "base": base and (build.manifest(base) or {}).get("inputs_hash")}
+            "base": base and (build.manifest(base) or {}).get("inputs_hash"), "base_stage": base,
+            "teacher": (build.manifest(TEACHER_STAGE) or {}).get("inputs_hash")}
 
 
 def preflight(config: LanguageConfig) -> list[str]:
-    return corpus_problems(config)
+    problems = corpus_problems(config)
+    if "embed-init" in config.stages:
+        problems += token_level_problems(config)
+    return problems
+
+
+def token_level_problems(config: LanguageConfig) -> list[str]:
+    return [f"distill.{key}: {getattr(config.distill, key)} needs the student to share the teacher's tokenizer, but "
+            "embed-init gives it a new one; expected 0 (use the pooled / contrastive losses)"
+            for key in TOKEN_LEVEL_LOSSES if getattr(config.distill, key)]
 
 
 def base_stage(build: Build, required: bool = True) -> str | None:
@@ -114,22 +129,26 @@ class DistillStudent(torch.nn.Module):
         return out, hidden
 
 
-def make_loss_fn(cfg, teacher, module, layers: list[int], tokenizer, batches: Batches, device):
-    """`module()` returns the (prepared) DistillStudent; batches alternate languages."""
+def make_loss_fn(cfg, teacher, module, layers: list[int], tokenizer, batches: Batches, device,
+                 teacher_tokenizer=None):
+    """`module()` returns the (prepared) DistillStudent; batches alternate languages. With a
+    `teacher_tokenizer` (the student has its own), the teacher reads the texts through it."""
     d = cfg.distill
+    teacher_tokenizer = teacher_tokenizer or tokenizer
     need_attn = d.attention_weight > 0
     need_hidden = d.hidden_weight > 0 or need_attn
     layer_map = [(i + 1, t + 1) for i, t in enumerate(layers)]  # hidden_states[0] = embeddings
     attn_map = [(i, t) for i, t in enumerate(layers)]
 
-    def tok(texts):
-        return tokenizer(texts, padding=True, truncation=True, max_length=d.max_length, return_tensors="pt").to(device)
+    def tok(texts, which=tokenizer):
+        return which(texts, padding=True, truncation=True, max_length=d.max_length, return_tensors="pt").to(device)
 
     def loss_fn(b: int):
         side, texts, translations = batches(b)
         enc = tok(texts)
+        t_enc = enc if teacher_tokenizer is tokenizer else tok(texts, teacher_tokenizer)
         with torch.no_grad():
-            t_out = teacher(**enc, output_hidden_states=need_hidden, output_attentions=need_attn)
+            t_out = teacher(**t_enc, output_hidden_states=need_hidden, output_attentions=need_attn)
         s_out, s_hidden = module()(**enc, output_hidden_states=need_hidden, output_attentions=need_attn)
         mask = enc["attention_mask"]
         s_pooled = losses.pooled(s_out, mask)
@@ -138,10 +157,10 @@ def make_loss_fn(cfg, teacher, module, layers: list[int], tokenizer, batches: Ba
         t_en_pooled = None
         if side == "target" and (d.cross_lingual or d.contrastive_weight):
             with torch.no_grad():
-                t_en = tok(translations)
+                t_en = tok(translations, teacher_tokenizer)
                 t_en_pooled = losses.pooled(teacher(**t_en), t_en["attention_mask"])
         if d.pooled_weight:
-            pooled = losses.pooled_loss(s_pooled, losses.pooled(t_out, mask), kind=d.pooled_loss)
+            pooled = losses.pooled_loss(s_pooled, losses.pooled(t_out, t_enc["attention_mask"]), kind=d.pooled_loss)
             if d.cross_lingual and t_en_pooled is not None:
                 pooled = (pooled + losses.pooled_loss(s_pooled, t_en_pooled, kind=d.pooled_loss)) / 2
             parts["pooled"] = pooled
@@ -161,16 +180,16 @@ def make_loss_fn(cfg, teacher, module, layers: list[int], tokenizer, batches: Ba
     return loss_fn
 
 
-def dev_retrieval(cfg, model, tokenizer, teacher):
+def dev_retrieval(cfg, model, tokenizer, teacher, teacher_tokenizer=None):
     """Dev-set (Acts) retrieval of the student and its retention of the teacher's score on the same set."""
     dev = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "dev", max_items=cfg.distill.eval_items)
     kwargs = dict(batch_size=64, max_length=cfg.distill.max_length, prefix=cfg.eval.prefix)
 
-    def score(m) -> float:
+    def score(m, tok=tokenizer) -> float:
         m.eval()
-        return accuracy(encode(m, tokenizer, dev.source, **kwargs), encode(m, tokenizer, dev.target, **kwargs))["mean"]
+        return accuracy(encode(m, tok, dev.source, **kwargs), encode(m, tok, dev.target, **kwargs))["mean"]
 
-    reference = score(teacher)
+    reference = score(teacher, teacher_tokenizer or tokenizer)
 
     def evaluate() -> dict[str, float]:
         student = score(model)
@@ -182,14 +201,27 @@ def dev_retrieval(cfg, model, tokenizer, teacher):
 
 def run(build: Build, out: Path) -> dict:
     cfg, d = build.config, build.config.distill
-    base = build.model_dir(base_stage(build))
+    start_stage = base_stage(build)
+    base = build.model_dir(start_stage)
+    teacher_dir = build.model_dir(TEACHER_STAGE) or base
     attn = {"attn_implementation": "eager"} if d.attention_weight else {}
-    teacher = load_encoder(base, **attn)
+    teacher = load_encoder(teacher_dir, **attn)
     for p in teacher.parameters():
         p.requires_grad_(False)
     tokenizer = load_tokenizer(base)
+    teacher_tokenizer = None
+    if teacher_dir != base:  # the student starts from embed-init: its own tokenizer and embeddings
+        if problems := token_level_problems(cfg):
+            raise PolyglotError("; ".join(problems))
+        teacher_tokenizer = load_tokenizer(teacher_dir)
+        start = load_encoder(base, **attn)
+        if start.config.num_hidden_layers != teacher.config.num_hidden_layers:
+            raise PolyglotError(f"the {start_stage} model has {start.config.num_hidden_layers} layers, the teacher "
+                                f"{teacher.config.num_hidden_layers}; expected the same stack")
+    else:
+        start = teacher
     layers = select_layers(teacher.config.num_hidden_layers, d.student_layers, d.layer_selection, d.layers)
-    student = make_student(teacher, layers, d.hidden_size or None)
+    student = make_student(start, layers, d.hidden_size or None)
     _no_dropout(student.model)
     trainable = DistillStudent(student.model, student.hidden_projection)
 
@@ -203,10 +235,11 @@ def run(build: Build, out: Path) -> dict:
     accelerator = make_accelerator(d.grad_accum)
     teacher.to(accelerator.device)
     trainer = None
-    loss_fn = make_loss_fn(cfg, teacher, lambda: trainer.module, layers, tokenizer, batches, accelerator.device)
+    loss_fn = make_loss_fn(cfg, teacher, lambda: trainer.module, layers, tokenizer, batches, accelerator.device,
+                           teacher_tokenizer)
     trainer = Trainer(out, trainable, loss_fn, settings, accelerator=accelerator,
                       config_hash=inputs_hash({"distill": vars(d), "base": str(base)}))
-    trainer.evaluate = dev_retrieval(cfg, student.model, tokenizer, teacher) if d.eval_every else None
+    trainer.evaluate = dev_retrieval(cfg, student.model, tokenizer, teacher, teacher_tokenizer) if d.eval_every else None
     log.info("student: teacher layers %s, %s parameters (teacher %s); %d parallel training verses",
              layers, f"{parameter_count(student.model):,}", f"{parameter_count(teacher):,}", len(pairs))
     summary = trainer.train()
@@ -216,6 +249,7 @@ def run(build: Build, out: Path) -> dict:
     tokenizer.save_pretrained(out / MODEL_DIR)
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: the model is the result
     return {
+        "start": start_stage,
         "teacher_layers": layers,
         "base_stage": base_stage(build),
         "params": parameter_count(model),
