@@ -15,7 +15,8 @@ from pathlib import Path
 from polyglot_kd import embed_init, target_tokenizer, word_vectors
 from polyglot_kd.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
-from polyglot_kd.data import bible, udhr
+from polyglot_kd.data import bible
+from polyglot_kd.data.held_out import held_out_sets
 from polyglot_kd.data.checks import corpus_problems
 from polyglot_kd.errors import PolyglotError
 from polyglot_kd.modeling import load_encoder, load_tokenizer
@@ -155,11 +156,8 @@ def _vectors(cfg: LanguageConfig, langs: tuple[str, str]):
 
 def held_out_fertility(cfg: LanguageConfig, old_tok, new_tok) -> dict:
     """Tokens per word of the old and new tokenizer on the held-out Gospels and the UDHR."""
-    sets = {"bible-test": bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "test")}
-    if cfg.corpus.udhr:
-        sets["udhr"] = udhr.parallel(cfg.corpus.source_udhr, cfg.corpus.udhr)
     report = {}
-    for name, data in sets.items():
+    for name, data in held_out_sets(cfg).items():
         for side, texts in (("source", data.source), ("target", data.target)):
             old = target_tokenizer.fertility(old_tok, texts)
             new = target_tokenizer.fertility(new_tok, texts)

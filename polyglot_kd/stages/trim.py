@@ -18,7 +18,8 @@ import numpy as np
 from polyglot_kd import trimming
 from polyglot_kd.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
-from polyglot_kd.data import bible, udhr, wordlists
+from polyglot_kd.data import bible, wordlists
+from polyglot_kd.data.held_out import held_out_sets
 from polyglot_kd.data.checks import corpus_problems
 from polyglot_kd.modeling import load_encoder, load_tokenizer
 from polyglot_kd.sources.teacher import resolve_teacher
@@ -116,11 +117,8 @@ def run(build: Build, out: Path) -> dict:
 
 def held_out_coverage(cfg: LanguageConfig, teacher_tok, trimmed_tok, kept: np.ndarray) -> dict:
     """Share of held-out tokens kept, and tokens per word before/after, on test verses and the UDHR."""
-    sets = {"bible-test": bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "test")}
-    if cfg.corpus.udhr:
-        sets["udhr"] = udhr.parallel(cfg.corpus.source_udhr, cfg.corpus.udhr)
     report = {}
-    for name, data in sets.items():
+    for name, data in held_out_sets(cfg).items():
         for side, texts in (("source", data.source), ("target", data.target)):
             before = trimming.count_tokens(teacher_tok, texts, desc=f"coverage {name}")
             after = trimming.count_tokens(trimmed_tok, texts, desc=f"coverage {name}")
