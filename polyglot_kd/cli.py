@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from polyglot_kd.config import KNOWN_STAGES, known_languages, load_language
+from polyglot_kd.config import EMBED_INIT_METHODS, KNOWN_STAGES, VECTOR_FORMATS, known_languages, load_language
 from polyglot_kd.errors import PolyglotError
 from polyglot_kd.paths import DEFAULT_WORKDIR
 
@@ -309,11 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "neighbours; factorised at --rank), FOCUS, mean of pieces or random. Options "
                                    "override the language file's [embed_init] table. Needs: build LANG --stages trim.")
     p.add_argument("language")
-    p.add_argument("--method", choices=["ofa", "focus", "mean", "random"], help="initialisation (default ofa)")
+    p.add_argument("--method", choices=EMBED_INIT_METHODS, help="initialisation (default ofa)")
     p.add_argument("--rank", type=int, help="rank of the factorised embedding; 0 = full (default 100)")
     p.add_argument("--vectors", help="word vectors: fastText .vec/.bin or ColexNet+-style 'lang:word' file "
                                      "(default: built here with fastText from the parallel verses)")
-    p.add_argument("--vectors-format", choices=["auto", "vec", "bin", "colexnet"])
+    p.add_argument("--vectors-format", choices=VECTOR_FORMATS)
     p.add_argument("--vector-dim", type=int, help="dimension the vectors must have (0: the file's)")
     p.add_argument("--vocab-size", type=int, help="pieces of the new tokenizer (default 16000)")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
