@@ -509,7 +509,8 @@ def load_language(code: str, overrides: dict | None = None) -> LanguageConfig:
         raise ConfigError(str(path), [f"code: {data['code']!r} does not match the file name {code!r}"])
     data["code"] = code
     _merge(data, overrides or {})
-    return parse_config(data, source=str(path))
+    # a bad key given on the command line is not in the file: say where else to look
+    return parse_config(data, source=f"{path} with the options given" if overrides else str(path))
 
 
 def parse_config(data: dict, source: str = "<config>") -> LanguageConfig:
