@@ -239,11 +239,13 @@ class DistillConfig:
     """Teacher layers (0-based) for layer_selection 'list'."""
     hidden_size: int = 0
     """Student width; 0 keeps the teacher's. Narrower embeddings come from the teacher's SVD."""
-    steps: int = 1000
+    steps: int = 1800
     """Optimiser steps (each one batch of one language; the languages alternate)."""
-    time_budget_minutes: float = 0.0
+    time_budget_minutes: float = 29.0
     """Stop after this many minutes of training (0: no limit); the model is saved either way. With a
-    budget the learning rate decays by whichever is further along, steps or minutes."""
+    budget the learning rate decays by whichever is further along, steps or minutes. The defaults are
+    the run that kept 98% of the teacher's retrieval for pt on a 2-core CPU (1,708 steps in 29 minutes);
+    a GPU does the 1,800 steps well inside the budget."""
     batch_size: int = 32
     max_length: int = 128
     lr: float = 1e-4

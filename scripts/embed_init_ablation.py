@@ -10,16 +10,11 @@ eval stage's: held-out Gospels (1,000 verses) and UDHR, mean of en->X and X->en.
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's polyglot_kd, not an installed one
+from ablation import build_variant, manifest_metrics, parse_args, report_models, retrieval  # scripts/ablation.py
 
-from polyglot_kd.build import run_build  # noqa: E402
-from polyglot_kd.config import load_language  # noqa: E402
+from polyglot_kd.config import load_language
 
 VARIANTS = {  # name -> (embed_init overrides, or None for no embed-init: the student cut from trim)
     "ofa-r100": {"method": "ofa", "rank": 100},
@@ -41,45 +36,34 @@ def config_for(lang: str, variant: str):
 
 
 def run_variant(lang: str, variant: str, workdir: Path, trim: Path) -> None:
-    root = workdir / variant / lang
-    root.mkdir(parents=True, exist_ok=True)
-    if not (root / "trim").exists():
-        (root / "trim").symlink_to(trim.resolve(), target_is_directory=True)
     stages = ["distill", "eval"] if VARIANTS[variant] is None else ["embed-init", "distill", "eval"]
-    run_build(config_for(lang, variant), workdir / variant, stages)
+    build_variant(config_for(lang, variant), workdir, variant, trim, stages)
 
 
 def table(lang: str, workdir: Path) -> str:
     rows = ["| variant | embedding params | model params | Bible before | UDHR before | Bible after | UDHR after "
             "| distill s |", "|---|---|---|---|---|---|---|---|"]
+    teacher = None
     for variant in VARIANTS:
         root = workdir / variant / lang
-        report_path = root / "eval" / "report.json"
-        if not report_path.is_file():
+        models = report_models(root)
+        if models is None:
             rows.append(f"| {variant} | not run | | | | | | |")
             continue
-        models = json.loads(report_path.read_text())["models"]
+        teacher = models
         start = "embed-init" if "embed-init" in models else "trim"
-        init = json.loads((root / start / "manifest.json").read_text())["metrics"]
+        init = manifest_metrics(root, start)
         emb = init.get("embedding_params", init.get("params_after"))
-        distill = json.loads((root / "distill" / "manifest.json").read_text())["metrics"]
-
-        def score(model, ds):
-            return f"{100 * models[model]['retrieval'][ds]['mean']:.1f}"
-
+        distill = manifest_metrics(root, "distill")
         emb_text = f"{emb / 1e6:.2f}M" if start == "embed-init" else "(trim: 19,029 x 384)"
-        rows.append(f"| {variant} | {emb_text} | {models[start]['params'] / 1e6:.2f}M | {score(start, 'bible-test')} | "
-                    f"{score(start, 'udhr')} | {score('distill', 'bible-test')} | {score('distill', 'udhr')} | "
+        rows.append(f"| {variant} | {emb_text} | {models[start]['params'] / 1e6:.2f}M | "
+                    f"{retrieval(models, start, 'bible-test')} | {retrieval(models, start, 'udhr')} | "
+                    f"{retrieval(models, 'distill', 'bible-test')} | {retrieval(models, 'distill', 'udhr')} | "
                     f"{distill['training']['seconds']:.0f} |")
-    reports = [workdir / v / lang / "eval" / "report.json" for v in VARIANTS]
-    reports = [p for p in reports if p.is_file()]
-    if not reports:
-        return "\n".join(rows)
-    teacher = json.loads(reports[0].read_text())["models"]
-    rows.append(f"\nteacher: Bible {100 * teacher['teacher']['retrieval']['bible-test']['mean']:.1f}, UDHR "
-                f"{100 * teacher['teacher']['retrieval']['udhr']['mean']:.1f}; trim: Bible "
-                f"{100 * teacher['trim']['retrieval']['bible-test']['mean']:.1f}, UDHR "
-                f"{100 * teacher['trim']['retrieval']['udhr']['mean']:.1f}")
+    if teacher is not None:
+        rows.append(f"\nteacher: Bible {retrieval(teacher, 'teacher', 'bible-test')}, UDHR "
+                    f"{retrieval(teacher, 'teacher', 'udhr')}; trim: Bible {retrieval(teacher, 'trim', 'bible-test')}, "
+                    f"UDHR {retrieval(teacher, 'trim', 'udhr')}")
     return "\n".join(rows)
 
 
@@ -108,18 +92,10 @@ def cut_scores(lang: str, workdir: Path, layers: int = 6) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("language")
-    parser.add_argument("--variant", choices=list(VARIANTS))
-    parser.add_argument("--table", action="store_true")
-    parser.add_argument("--cut-scores", action="store_true", help="retrieval of each variant's 6-layer student "
-                        "before distillation")
-    parser.add_argument("--workdir", type=Path, default=Path("builds/ablation"))
-    parser.add_argument("--trim", type=Path, help="trimmed build stage (default: builds/<lang>/trim)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    args = parse_args(__doc__, VARIANTS, "builds/ablation", lambda parser: parser.add_argument(
+        "--cut-scores", action="store_true", help="retrieval of each variant's 6-layer student before distillation"))
     if args.variant:
-        run_variant(args.language, args.variant, args.workdir, args.trim or Path("builds") / args.language / "trim")
+        run_variant(args.language, args.variant, args.workdir, args.trim)
     if args.table:
         print(table(args.language, args.workdir))
     if args.cut_scores:
