@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import struct
 
 import numpy as np
@@ -203,10 +204,12 @@ def world(tiny_world, monkeypatch):
     return data, workdir
 
 
-def test_the_stage_runs_in_a_tiny_build_and_distill_starts_from_it(world):
+def test_the_stage_runs_in_a_tiny_build_and_distill_starts_from_it(world, caplog):
     data, workdir = world
     config = parse_config(data)
-    manifests = build.run_build(config, workdir, config.stages)
+    assert config.distill.hidden_weight and config.distill.attention_weight  # on by default
+    with caplog.at_level(logging.WARNING):
+        manifests = build.run_build(config, workdir, config.stages)
     out = workdir / "pt" / "embed-init"
     m = manifests["embed-init"]["metrics"]
     assert {"model", "init.json", "manifest.json", "config.json"} <= {p.name for p in out.iterdir()}
@@ -218,6 +221,10 @@ def test_the_stage_runs_in_a_tiny_build_and_distill_starts_from_it(world):
     student = load_encoder(workdir / "pt" / "distill" / "model")
     assert isinstance(student.get_input_embeddings(), FactorisedEmbedding)
     assert manifests["distill"]["metrics"]["start"] == "embed-init"
+    # the student reads through its own tokenizer: the token-level losses are dropped, and the log says so
+    weights = manifests["distill"]["metrics"]["loss_weights"]
+    assert weights["hidden_weight"] == weights["attention_weight"] == 0 and weights["pooled_weight"] == 1
+    assert "token-level losses hidden_weight, attention_weight do not apply" in caplog.text
     assert len(load_tokenizer(workdir / "pt" / "distill" / "model")) == 40
     report = json.loads((workdir / "pt" / "eval" / "report.json").read_text())
     assert {"teacher", "trim", "embed-init", "distill"} <= set(report["models"])
@@ -259,11 +266,12 @@ def test_config_checks_name_the_value():
     assert "rank: -1 must be >= 0" in text and "temperature: 0.0 must be > 0" in text and "'txt'" in text
 
 
-def test_token_level_losses_are_refused_with_a_new_tokenizer(world):
+def test_a_new_tokenizer_without_a_sentence_level_loss_is_refused_before_work(world):
     data, workdir = world
-    data["distill"]["hidden_weight"] = 1.0
-    with pytest.raises(ConfigError, match="distill.hidden_weight: 1.0 needs the student to share the teacher's tokenizer"):
+    data["distill"].update(pooled_weight=0.0, contrastive_weight=0.0, hidden_weight=1.0)
+    with pytest.raises(ConfigError, match="only the sentence-level losses apply"):
         build.run_build(parse_config(data), workdir, data["stages"])
+    assert not (workdir / "pt").exists()
 
 
 def test_a_saved_factorised_model_loads_without_polyglot_kd(tmp_path):

@@ -15,6 +15,7 @@ Phase 2 (task distillation with sparse fine-tuning) is the eval suite's finetune
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -41,6 +42,7 @@ RESUMABLE = True
 UPSTREAM = ("trim", "embed-init")  # the model the student is cut from: the latest of these that is built
 TEACHER_STAGE = "trim"  # the model distilled from
 TOKEN_LEVEL_LOSSES = ("hidden_weight", "attention_weight")  # need one tokenizer for teacher and student
+LOSS_WEIGHTS = ("pooled_weight", "contrastive_weight") + TOKEN_LEVEL_LOSSES
 
 
 def inputs(build: Build) -> dict:
@@ -53,15 +55,31 @@ def inputs(build: Build) -> dict:
 
 def preflight(config: LanguageConfig) -> list[str]:
     problems = corpus_problems(config)
-    if "embed-init" in config.stages:
-        problems += token_level_problems(config)
+    if "embed-init" in config.stages and not _sentence_level_weight(config.distill):
+        problems.append(NO_SENTENCE_LOSS)
     return problems
 
 
-def token_level_problems(config: LanguageConfig) -> list[str]:
-    return [f"distill.{key}: {getattr(config.distill, key)} needs the student to share the teacher's tokenizer, but "
-            "embed-init gives it a new one; expected 0 (use the pooled / contrastive losses)"
-            for key in TOKEN_LEVEL_LOSSES if getattr(config.distill, key)]
+NO_SENTENCE_LOSS = ("with embed-init the student has its own tokenizer and only the sentence-level losses apply, "
+                    "but distill.pooled_weight and contrastive_weight are both 0; expected one of them > 0")
+
+
+def _sentence_level_weight(d) -> float:
+    return d.pooled_weight + d.contrastive_weight
+
+
+def sentence_level_only(config: LanguageConfig) -> LanguageConfig:
+    """The config with the token-level losses off, for a student with its own tokenizer (embed-init):
+    its positions do not pair with the teacher's. Says so when it turns one off."""
+    d = config.distill
+    dropped = [key for key in TOKEN_LEVEL_LOSSES if getattr(d, key)]
+    if not dropped:
+        return config
+    log.warning("the student has its own tokenizer (embed-init), so the token-level losses %s do not apply: "
+                "distilling with the sentence-level ones (pooled, contrastive)", ", ".join(dropped))
+    if not _sentence_level_weight(d):
+        raise PolyglotError(NO_SENTENCE_LOSS)
+    return dataclasses.replace(config, distill=dataclasses.replace(d, **{key: 0.0 for key in dropped}))
 
 
 def base_stage(build: Build, required: bool = True) -> str | None:
@@ -204,15 +222,17 @@ def run(build: Build, out: Path) -> dict:
     start_stage = base_stage(build)
     base = build.model_dir(start_stage)
     teacher_dir = build.model_dir(TEACHER_STAGE) or base
-    attn = {"attn_implementation": "eager"} if d.attention_weight else {}
+    own_tokenizer = teacher_dir != base  # the student starts from embed-init: its own tokenizer and embeddings
+    if own_tokenizer:
+        cfg = sentence_level_only(cfg)
+        d = cfg.distill
+    attn = {"attn_implementation": "eager"} if d.attention_weight else {}  # attention maps need eager
     teacher = load_encoder(teacher_dir, **attn)
     for p in teacher.parameters():
         p.requires_grad_(False)
     tokenizer = load_tokenizer(base)
     teacher_tokenizer = None
-    if teacher_dir != base:  # the student starts from embed-init: its own tokenizer and embeddings
-        if problems := token_level_problems(cfg):
-            raise PolyglotError("; ".join(problems))
+    if own_tokenizer:
         teacher_tokenizer = load_tokenizer(teacher_dir)
         start = load_encoder(base, **attn)
         if start.config.num_hidden_layers != teacher.config.num_hidden_layers:
@@ -254,6 +274,7 @@ def run(build: Build, out: Path) -> dict:
         "base_stage": base_stage(build),
         "params": parameter_count(model),
         "params_base": parameter_count(teacher),
+        "loss_weights": {key: getattr(d, key) for key in LOSS_WEIGHTS},  # as trained (embed-init drops some)
         "training": summary,
     }
 
