@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout
 from polyglot_kd import distill_losses as losses  # noqa: E402
 from polyglot_kd.stages.distill import DistillStudent  # noqa: E402
 from polyglot_kd.student import make_student, select_layers  # noqa: E402
-from polyglot_kd.training import Trainer, TrainSettings, cpu_has_bf16, make_accelerator  # noqa: E402
+from polyglot_kd.training import Trainer, TrainSettings, make_accelerator  # noqa: E402
+from polyglot_kd.trimming import parameter_count  # noqa: E402
 
 SIZES = {  # name -> XLM-R config fields (vocabulary: XLM-R's 250,002 unless --vocab-size)
     "xlmr-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
@@ -109,22 +110,21 @@ def run(size: str = "xlmr-base", vocab_size: int = 250002, student_layers: int =
         peak_tflops: float | None = None, attention: str = "sdpa") -> dict:
     torch.manual_seed(0)
     accelerator = make_accelerator()
-    cpu_bf16 = cpu_bf16 and accelerator.device.type == "cpu" and cpu_has_bf16()  # as the Trainer decides
     teacher, student, layers = build_models(size, vocab_size, student_layers, seq_len, attention)
     teacher.to(accelerator.device)
-    trainable = DistillStudent(student.model).to(accelerator.device)
     gen = torch.Generator().manual_seed(0)
     batches = [torch.randint(3, vocab_size, (batch_size, seq_len), generator=gen).to(accelerator.device)
                for _ in range(4)]
     timestamps: list[float] = []
-    trainer = None
-    loss_fn = make_step_loss(teacher, lambda: trainer.module if trainer else trainable, layers, batches, timestamps)
-    step_flops = count_step_flops(loss_fn, trainable, accelerator, cpu_bf16)
-    timestamps.clear()
     settings = TrainSettings(steps=warmup + steps + 1, lr=1e-4, warmup_steps=1, checkpoint_every=10**9,
                              log_every=10**9, cpu_bf16=cpu_bf16)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(Path(tmp), trainable, loss_fn, settings, config_hash="bench", accelerator=accelerator)
+        loss_fn = make_step_loss(teacher, lambda: trainer.module, layers, batches, timestamps)  # trainer: below
+        trainer = Trainer(Path(tmp), DistillStudent(student.model), loss_fn, settings, config_hash="bench",
+                          accelerator=accelerator)
+        cpu_bf16 = trainer.cpu_bf16  # what the engine decided (only on a CPU with native bf16)
+        step_flops = count_step_flops(loss_fn, trainer.module, accelerator, cpu_bf16)
+        timestamps.clear()
         trainer.train()
     seconds = timestamps[warmup + steps] - timestamps[warmup]  # `steps` whole steps after the warm-up
     steps_per_s = steps / seconds
@@ -136,8 +136,8 @@ def run(size: str = "xlmr-base", vocab_size: int = 250002, student_layers: int =
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "precision": "bf16 autocast" if torch.cuda.is_available() or cpu_bf16 else "float32",
         "size": size, "vocab_size": vocab_size, "teacher_layers": teacher.config.num_hidden_layers,
-        "student_layers": len(layers), "teacher_params": sum(p.numel() for p in teacher.parameters()),
-        "student_params": sum(p.numel() for p in trainable.parameters()),
+        "student_layers": len(layers), "teacher_params": parameter_count(teacher),
+        "student_params": parameter_count(student.model),
         "batch_size": batch_size, "seq_len": seq_len, "timed_steps": steps, "seconds": seconds,
         "steps_per_s": steps_per_s, "tokens_per_s": tokens * steps_per_s,
         "attention": attention, "step_tflop": model_flops / 1e12, "counted_step_tflop": step_flops / 1e12, "achieved_tflops": achieved / 1e12,
