@@ -21,10 +21,10 @@ from ablation import build_variant, manifest_metrics, parse_args, report_models,
 
 from polyglot_kd.config import load_language
 
-VARIANTS = {  # name -> [distill] loss options
-    "pooled": {},  # the default: MSE of normalised pooled embeddings (+ the cross-lingual term)
+VARIANTS = {  # name -> [distill] loss weights, all given so a change of defaults does not move a variant
+    "pooled": {"pooled_weight": 1.0, "hidden_weight": 0.0, "attention_weight": 0.0},  # (+ the cross-lingual term)
     "hidden+attention": {"pooled_weight": 0.0, "hidden_weight": 1.0, "attention_weight": 1.0},  # BiStil's
-    "pooled+hidden+attention": {"hidden_weight": 1.0, "attention_weight": 1.0},
+    "pooled+hidden+attention": {"pooled_weight": 1.0, "hidden_weight": 1.0, "attention_weight": 1.0},  # the default
 }
 STEPS = 300
 DISTILL = {"steps": STEPS, "time_budget_minutes": 0.0, "warmup_steps": 30, "eval_every": 100,
