@@ -53,5 +53,8 @@ def parse_args(doc: str, variants, default_workdir: str, extra=None) -> argparse
         extra(parser)
     args = parser.parse_args()
     args.trim = args.trim or Path("builds") / args.language / "trim"
+    if args.variant and not (args.trim / "manifest.json").is_file():
+        parser.error(f"--trim {args.trim}: expected a finished trim stage (with manifest.json); "
+                     f"build it first: polyglot-kd build {args.language} --stages trim")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     return args

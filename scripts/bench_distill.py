@@ -174,6 +174,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--attention", choices=["sdpa", "eager"], default="sdpa", help="attention implementation")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    for name in ("vocab_size", "student_layers", "batch_size", "seq_len", "steps"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: expected >= 1")
+    if args.warmup < 0:
+        parser.error(f"--warmup {args.warmup}: expected >= 0")
     result = run(args.size, args.vocab_size, args.student_layers, args.batch_size, args.seq_len, args.steps,
                  args.warmup, args.cpu_bf16, args.peak_tflops, args.attention)
     print(report(result))
