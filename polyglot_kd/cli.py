@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from polyglot_kd.config import EMBED_INIT_METHODS, KNOWN_STAGES, VECTOR_FORMATS, known_languages, load_language
-from polyglot_kd.errors import PolyglotError
-from polyglot_kd.paths import DEFAULT_WORKDIR
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.paths import DEFAULT_WORKDIR
 
 log = logging.getLogger("polyglot_kd")
 
@@ -41,7 +41,7 @@ def _stages(value: str) -> list[str]:
 
 
 def cmd_build(args) -> None:
-    from polyglot_kd.build import run_build
+    from polyglot_kd.pipeline.build import run_build
 
     overrides = {"teacher": args.teacher} if args.teacher else {}
     config = load_language(args.language, overrides)
@@ -55,7 +55,7 @@ def cmd_build(args) -> None:
 
 def cmd_distill(args) -> None:
     """The distill stage alone, options overriding the language file's [distill] table."""
-    from polyglot_kd.build import run_build
+    from polyglot_kd.pipeline.build import run_build
 
     options = {"student_layers": args.student_layers, "steps": args.steps, "layer_selection": args.selection,
                "layers": args.layers, "hidden_size": args.hidden_size, "time_budget_minutes": args.time_budget,
@@ -72,7 +72,7 @@ def cmd_distill(args) -> None:
 
 def _distill_task(args, overrides: dict) -> None:
     """Phase 2: the build's distilled student learns the task with lt-sft-kd (the eval suite's method)."""
-    from polyglot_kd.evaluation import resolve_target, run_eval
+    from polyglot_kd.pipeline.task_suite import resolve_target, run_eval
     from polyglot_kd.tasks import parse_tasks
 
     tasks = parse_tasks(args.task)
@@ -88,7 +88,7 @@ def _distill_task(args, overrides: dict) -> None:
 
 def cmd_embed_init(args) -> None:
     """The embed-init stage alone, options overriding the language file's [embed_init] table."""
-    from polyglot_kd.build import run_build
+    from polyglot_kd.pipeline.build import run_build
 
     options = {"method": args.method, "rank": args.rank, "vectors": args.vectors, "vectors_format": args.vectors_format,
                "vector_dim": args.vector_dim, "vocab_size": args.vocab_size}
@@ -120,7 +120,7 @@ def cmd_teacher_info(args) -> None:
 
 
 def cmd_languages(args) -> None:
-    from polyglot_kd.errors import ConfigError
+    from polyglot_kd.core.errors import ConfigError
 
     for code in known_languages():
         try:
@@ -131,7 +131,7 @@ def cmd_languages(args) -> None:
 
 
 def cmd_check(args) -> None:
-    from polyglot_kd.build import preflight
+    from polyglot_kd.pipeline.build import preflight
 
     config = load_language(args.language)
     preflight(config, args.stages or config.stages)
@@ -150,7 +150,7 @@ def cmd_fetch(args) -> None:
 
 
 def cmd_summary(args) -> None:
-    from polyglot_kd import summary
+    from polyglot_kd.reports import summary
 
     if args.tasks:
         print(summary.frozen_task_tables(args.workdir) + "\n\n" + summary.trained_task_tables(args.workdir))
@@ -159,7 +159,7 @@ def cmd_summary(args) -> None:
 
 
 def cmd_stack(args) -> None:
-    from polyglot_kd.build import run_build
+    from polyglot_kd.pipeline.build import run_build
 
     keys = ("mt_encoder", "enter_layer", "trainable_layers", "steps", "max_minutes", "backbone", "student_side",
             "curve_split")
@@ -175,7 +175,7 @@ def cmd_stack(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from polyglot_kd import bench
+    from polyglot_kd.pipeline import bench
 
     config = load_language(args.language)
     if args.bench_command == "trim":
@@ -190,9 +190,9 @@ def cmd_bench(args) -> None:
 
 
 def cmd_release(args) -> None:
-    from polyglot_kd import release
-    from polyglot_kd.build import Build, run_build
-    from polyglot_kd.stages.release import release_folder
+    from polyglot_kd.pipeline import release
+    from polyglot_kd.pipeline.build import Build, run_build
+    from polyglot_kd.pipeline.stages.release import release_folder
 
     config = load_language(args.language, {"release": {"model": args.model}} if args.model else {})
     run_build(config, args.workdir, ["release"], force={"release"} if args.force else set())
@@ -209,8 +209,8 @@ def cmd_release(args) -> None:
 
 
 def cmd_leaderboard(args) -> None:
-    from polyglot_kd import browser
-    from polyglot_kd.leaderboard import HTML, write_leaderboard
+    from polyglot_kd.reports import browser
+    from polyglot_kd.reports.leaderboard import HTML, write_leaderboard
 
     for path in write_leaderboard(args.workdir, args.out):
         print(path)
@@ -233,7 +233,7 @@ def _comma_list(value: str) -> list[str]:
 
 
 def cmd_eval(args) -> None:
-    from polyglot_kd.evaluation import check_request, resolve_target, run_eval
+    from polyglot_kd.pipeline.task_suite import check_request, resolve_target, run_eval
     from polyglot_kd.tasks import parse_tasks
 
     tasks = parse_tasks(args.tasks)

@@ -14,17 +14,17 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polyglot_kd.errors import ConfigError, PolyglotError, did_you_mean
-from polyglot_kd.paths import repo_root
+from polyglot_kd.core.errors import ConfigError, PolyglotError, did_you_mean
+from polyglot_kd.core.paths import repo_root
 
 TRIM_RULES = ("top_n", "min_frequency", "threshold")
-KNOWN_STAGES = ("trim", "embed-init", "distill", "stack", "eval", "release")  # in pipeline order; each has a module in polyglot_kd.stages
+KNOWN_STAGES = ("trim", "embed-init", "distill", "stack", "eval", "release")  # in pipeline order; each has a module in polyglot_kd.pipeline.stages
 NON_MODEL_STAGES = ("eval", "release")  # stages that write no model of their own
 OPT_IN_STAGES = ("embed-init", "stack")  # run only when asked for (--stages or the language file): they need extra models
 # the task registry (polyglot_kd.tasks) must agree; a test checks it
 KNOWN_TASKS = ("retrieval", "mining", "pos", "xnli", "pawsx", "panx", "udpos", "xquad", "mlqa", "tydiqa")
 FINETUNE_METHODS = ("full", "lt-sft", "adapters", "lt-sft-kd")
-# the registry in polyglot_kd.embed_init must agree; a test checks it
+# the registry in polyglot_kd.methods.embed_init.initialise must agree; a test checks it
 EMBED_INIT_METHODS = ("ofa", "focus", "mean", "random")
 VECTOR_FORMATS = ("auto", "vec", "bin", "colexnet")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's polyglot_kd, not an installed one
 
-from polyglot_kd.build import run_build  # noqa: E402
+from polyglot_kd.pipeline.build import run_build  # noqa: E402
 
 
 def build_variant(config, workdir: Path, variant: str, trim: Path, stages: list[str]) -> Path:

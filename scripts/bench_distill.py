@@ -4,9 +4,9 @@
     python scripts/bench_distill.py --size e5-small --batch-size 128 --peak-tflops 989
 
 Teacher and student are built from configs (random weights: speed does not depend on them); the student
-is cut from the teacher by `polyglot_kd.student.make_student`, and each step is the distill stage's:
+is cut from the teacher by `polyglot_kd.methods.bistil.student.make_student`, and each step is the distill stage's:
 teacher forward without gradients, student forward and backward, pooled-embedding and hidden-state
-losses, AdamW, through `polyglot_kd.training.Trainer` on `accelerate` (bf16 autocast on a GPU, on CPUs
+losses, AdamW, through `polyglot_kd.engine.trainer.Trainer` on `accelerate` (bf16 autocast on a GPU, on CPUs
 with native bf16 when --cpu-bf16). Batches are random token ids of one length, so no padding.
 
 Model FLOPs per step are the usual formula (projections and attention per token and layer; the
@@ -32,11 +32,11 @@ from transformers import XLMRobertaConfig, XLMRobertaModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's polyglot_kd, not an installed one
 
-from polyglot_kd import distill_losses as losses  # noqa: E402
-from polyglot_kd.stages.distill import DistillStudent  # noqa: E402
-from polyglot_kd.student import make_student, select_layers  # noqa: E402
-from polyglot_kd.training import Trainer, TrainSettings, make_accelerator  # noqa: E402
-from polyglot_kd.trimming import parameter_count  # noqa: E402
+from polyglot_kd.methods.bistil import losses  # noqa: E402
+from polyglot_kd.pipeline.stages.distill import DistillStudent  # noqa: E402
+from polyglot_kd.methods.bistil.student import make_student, select_layers  # noqa: E402
+from polyglot_kd.engine.trainer import Trainer, TrainSettings, make_accelerator  # noqa: E402
+from polyglot_kd.methods.trim.vocab import parameter_count  # noqa: E402
 
 SIZES = {  # name -> XLM-R config fields (vocabulary: XLM-R's 250,002 unless --vocab-size)
     "xlmr-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),

@@ -39,12 +39,12 @@ def main() -> int:
     from sentence_transformers import SentenceTransformer
     from transformers import AutoModel, AutoTokenizer
 
-    from polyglot_kd.build import Build
+    from polyglot_kd.pipeline.build import Build
     from polyglot_kd.config import load_language
-    from polyglot_kd.embed import encode
-    from polyglot_kd.model_card import card_scores
-    from polyglot_kd.release import rescore, verify_release
-    from polyglot_kd.stages.release import release_folder
+    from polyglot_kd.core.pooling import encode
+    from polyglot_kd.reports.model_card import card_scores
+    from polyglot_kd.pipeline.release import rescore, verify_release
+    from polyglot_kd.pipeline.stages.release import release_folder
     from polyglot_kd.tasks import retrieval
 
     config = load_language(args.language)

@@ -74,9 +74,9 @@ def cut_scores(lang: str, workdir: Path, layers: int = 6) -> str:
     """Held-out Gospel retrieval of the student as cut (bottom `layers` layers) before any distillation:
     where the short distillation starts from."""
     from polyglot_kd.data import bible
-    from polyglot_kd.embed import encode
-    from polyglot_kd.modeling import load_encoder, load_tokenizer
-    from polyglot_kd.student import make_student
+    from polyglot_kd.core.pooling import encode
+    from polyglot_kd.core.loading import load_encoder, load_tokenizer
+    from polyglot_kd.methods.bistil.student import make_student
     from polyglot_kd.tasks.retrieval import accuracy
 
     config = config_for(lang, "trim-only")

@@ -10,7 +10,7 @@ import numpy as np
 import sentencepiece
 import yaml
 
-from polyglot_kd.marian_model import MarianConfig, _marian_names
+from polyglot_kd.methods.stacking.marian.port import MarianConfig, _marian_names
 from tests.tiny import CORPUS
 
 FLOAT32, INT8, INTGEMM8 = 0x404, 0x101, 0x4101

@@ -6,9 +6,9 @@ import pytest
 
 from polyglot_kd.config import load_language
 from polyglot_kd.data import bible
-from polyglot_kd.data.checks import corpus_problems
-from polyglot_kd.errors import PolyglotError
-from polyglot_kd.modeling import load_encoder
+from polyglot_kd.pipeline.checks import corpus_problems
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.loading import load_encoder
 from polyglot_kd.sources import packages
 from polyglot_kd.sources.teacher import resolve_teacher
 from tests.tiny import save_tiny_model

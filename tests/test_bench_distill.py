@@ -28,7 +28,7 @@ def test_model_flops_match_torchs_count_and_mfu_uses_the_peak(bench):
 
 
 def test_student_deeper_than_teacher_is_refused(bench):
-    from polyglot_kd.errors import PolyglotError
+    from polyglot_kd.core.errors import PolyglotError
 
     with pytest.raises(PolyglotError, match="cannot be cut from a teacher of 4"):
         bench.run("tiny", vocab_size=500, student_layers=6, batch_size=2, seq_len=8, steps=1, warmup=0)

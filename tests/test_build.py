@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from polyglot_kd import build
+from polyglot_kd.pipeline import build
 from polyglot_kd.cli import main
-from polyglot_kd.modeling import load_model_and_tokenizer
+from polyglot_kd.core.loading import load_model_and_tokenizer
 
 def test_build_writes_exactly_these_files(tiny_world):
     config, workdir = tiny_world
@@ -79,8 +79,8 @@ def test_cli_reports_bad_input_without_traceback(capsys):
 
 
 def test_summary_table_lists_each_built_language(tiny_world, tmp_path):
-    from polyglot_kd.errors import PolyglotError
-    from polyglot_kd.summary import summary_table
+    from polyglot_kd.core.errors import PolyglotError
+    from polyglot_kd.reports.summary import summary_table
 
     config, workdir = tiny_world
     with pytest.raises(PolyglotError, match="no evaluation reports"):

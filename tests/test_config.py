@@ -6,9 +6,9 @@ import importlib
 
 import pytest
 
-from polyglot_kd import build
+from polyglot_kd.pipeline import build
 from polyglot_kd.config import KNOWN_STAGES, known_languages, load_language
-from polyglot_kd.errors import ConfigError, PolyglotError
+from polyglot_kd.core.errors import ConfigError, PolyglotError
 
 REQUIRED = {"pt", "sw", "de", "fr", "es", "ru", "ar", "hi", "vi", "tr"}
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from polyglot_kd import build
-from polyglot_kd.errors import PolyglotError
-from polyglot_kd.modeling import load_model_and_tokenizer
+from polyglot_kd.pipeline import build
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.loading import load_model_and_tokenizer
 
 
 def test_distill_writes_a_loadable_student_with_curves(tiny_world):
@@ -34,7 +34,7 @@ def test_distill_without_a_trimmed_model_says_what_to_run(tiny_world):
 
 
 def test_interrupted_distillation_resumes_from_its_checkpoint(tiny_world, monkeypatch):
-    from polyglot_kd import training
+    from polyglot_kd.engine import trainer as training
 
     config, workdir = tiny_world
     build.run_build(config, workdir, ["trim"])
@@ -57,7 +57,7 @@ def test_interrupted_distillation_resumes_from_its_checkpoint(tiny_world, monkey
 
 def test_batches_alternate_languages_and_cover_each_verse_once_per_epoch():
     from polyglot_kd.data.bible import ParallelSet
-    from polyglot_kd.stages.distill import Batches
+    from polyglot_kd.pipeline.stages.distill import Batches
 
     pairs = ParallelSet("x", [f"en {i} " * (i % 7 + 1) for i in range(500)], [f"pt {i} " * (i % 5 + 1) for i in range(500)])
     batches = Batches(pairs, 16, seed=0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.sources import e5s1, teacher
 from polyglot_kd.sources.e5s1 import (
     composition_entries,

@@ -11,14 +11,18 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from polyglot_kd import build, embed_init, word_vectors
+from polyglot_kd.pipeline import build
+
+from polyglot_kd.methods.embed_init import initialise as embed_init
+
+from polyglot_kd.methods.embed_init import word_vectors
 from polyglot_kd.config import EMBED_INIT_METHODS, EmbedInitConfig, parse_config
 from polyglot_kd.data import bible
 from polyglot_kd.data.bible import ParallelSet
-from polyglot_kd.errors import ConfigError, PolyglotError
-from polyglot_kd.factorised import FactorisedBertConfig, FactorisedBertModel, FactorisedEmbedding
-from polyglot_kd.modeling import load_encoder, load_tokenizer
-from polyglot_kd.target_tokenizer import fertility, train_unigram
+from polyglot_kd.core.errors import ConfigError, PolyglotError
+from polyglot_kd.methods.embed_init.factorised import FactorisedBertConfig, FactorisedBertModel, FactorisedEmbedding
+from polyglot_kd.core.loading import load_encoder, load_tokenizer
+from polyglot_kd.methods.embed_init.target_tokenizer import fertility, train_unigram
 from tests.tiny import CORPUS, unigram_tokenizer
 
 EN = ["the cat sleeps on the sofa", "the dog runs in the garden", "a bird sings in the morning",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from polyglot_kd import build
+from polyglot_kd.pipeline import build
 from polyglot_kd.cli import main
 from polyglot_kd.config import load_language
 from polyglot_kd.data import bible, postags, udhr, wordlists

@@ -8,9 +8,11 @@ import json
 
 import pytest
 
-from polyglot_kd import browser, leaderboard
+from polyglot_kd.reports import browser
+
+from polyglot_kd.reports import leaderboard
 from polyglot_kd.cli import main
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 
 
 def retrieval(bible, udhr=None):

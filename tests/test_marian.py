@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from polyglot_kd import marian_model as mm
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.methods.stacking.marian import port as mm
+from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.sources.marian import read_marian
 from tests.marian_tiny import marian_options, tiny_spm, tiny_weights, write_marian
 

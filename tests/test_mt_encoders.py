@@ -17,8 +17,8 @@ from transformers import (
     NllbTokenizer,
 )
 
-from polyglot_kd import mt_encoders
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.methods.stacking import mt_encoders
+from polyglot_kd.core.errors import PolyglotError
 from tests.marian_tiny import tiny_spm
 
 M2M_SIZES = dict(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,

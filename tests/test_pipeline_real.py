@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from polyglot_kd import build
+from polyglot_kd.pipeline import build
 from polyglot_kd.config import load_language
 from polyglot_kd.data import bible, udhr
-from polyglot_kd.modeling import load_model_and_tokenizer
+from polyglot_kd.core.loading import load_model_and_tokenizer
 from polyglot_kd.sources.teacher import resolve_teacher
 
 pytestmark = pytest.mark.real
@@ -69,9 +69,9 @@ def test_trimmed_retrieval_matches_the_teacher(pt_build):
 def test_release_loads_and_reproduces_its_card(pt_build):
     import copy
 
-    from polyglot_kd.model_card import card_scores
-    from polyglot_kd.release import rescore, verify_release
-    from polyglot_kd.stages.release import release_folder
+    from polyglot_kd.reports.model_card import card_scores
+    from polyglot_kd.pipeline.release import rescore, verify_release
+    from polyglot_kd.pipeline.stages.release import release_folder
 
     config, root, _ = pt_build
     config = copy.deepcopy(config)

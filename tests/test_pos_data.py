@@ -6,7 +6,7 @@ import pytest
 
 from polyglot_kd.data import postags
 from polyglot_kd.data.tagged import conllu_sentences, read_conllu, read_slash_tagged
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.tasks.data import TaskData, check_labels
 
 

@@ -8,13 +8,15 @@ import socket
 import numpy as np
 import pytest
 
-from polyglot_kd import build, release
+from polyglot_kd.pipeline import build
+
+from polyglot_kd.pipeline import release
 from polyglot_kd.cli import main
-from polyglot_kd.embed import encode
-from polyglot_kd.errors import ConfigError, PolyglotError
-from polyglot_kd.model_card import card_scores
-from polyglot_kd.modeling import load_model_and_tokenizer
-from polyglot_kd.stages.release import release_folder
+from polyglot_kd.core.pooling import encode
+from polyglot_kd.core.errors import ConfigError, PolyglotError
+from polyglot_kd.reports.model_card import card_scores
+from polyglot_kd.core.loading import load_model_and_tokenizer
+from polyglot_kd.pipeline.stages.release import release_folder
 from tests.conftest import EN, PT
 
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from polyglot_kd.config import FinetuneConfig
-from polyglot_kd.errors import PolyglotError
-from polyglot_kd.finetune import FitSetup, get_method, split_params
-from polyglot_kd.finetune.lt_sft import top_k_masks
-from polyglot_kd.finetune.sft import SparseDiff
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.methods.sft import FitSetup, get_method, split_params
+from polyglot_kd.methods.sft.lt_sft import top_k_masks
+from polyglot_kd.methods.sft.sparse import SparseDiff
 from tests.tiny import bert_encoder
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from polyglot_kd import stack_task
+from polyglot_kd.methods.stacking import task_distill as stack_task
 from polyglot_kd.config import FinetuneConfig
-from polyglot_kd.errors import PolyglotError
-from polyglot_kd.finetune import kd, runner
-from polyglot_kd.modeling import load_tokenizer
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.methods.bistil import task_kd as kd
+from polyglot_kd.pipeline import task_runs as runner
+from polyglot_kd.core.loading import load_tokenizer
 from polyglot_kd.tasks import get_task
 from tests.test_stacking import parts, stacked  # noqa: F401 (fixture)
 from tests.test_xtreme import xnli_dir  # noqa: F401 (fixture)

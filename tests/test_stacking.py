@@ -9,14 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from polyglot_kd import build, marian_model, mt_encoders, stack_train
+from polyglot_kd.pipeline import build
+
+from polyglot_kd.methods.stacking.marian import port as marian_model
+
+from polyglot_kd.methods.stacking import mt_encoders
+
+from polyglot_kd.methods.stacking import self_distill as stack_train
 from polyglot_kd.config import StackConfig, parse_config
 from polyglot_kd.data import bible, udhr, wordlists
 from polyglot_kd.data.bible import ParallelSet
-from polyglot_kd.errors import ConfigError, PolyglotError
-from polyglot_kd.modeling import load_model_and_tokenizer
+from polyglot_kd.core.errors import ConfigError, PolyglotError
+from polyglot_kd.core.loading import load_model_and_tokenizer
 from polyglot_kd.sources.marian import read_marian
-from polyglot_kd.stacking import StackedModel, is_stacked, retrieval_scores
+from polyglot_kd.methods.stacking.model import StackedModel, is_stacked, retrieval_scores
 from tests.marian_tiny import marian_options, tiny_spm, tiny_weights, write_marian
 from tests.tiny import CORPUS, save_tiny_model
 
@@ -55,7 +61,7 @@ def test_routes_shapes_and_parameters(parts, enter_layer, trainable_layers):
     assert pt.shape == en.shape == (len(PT), 32)
     np.testing.assert_allclose(np.linalg.norm(pt, axis=1), 1, atol=1e-5)
     teacher, tok = load_model_and_tokenizer(parts[0])
-    from polyglot_kd.embed import encode
+    from polyglot_kd.core.pooling import encode
     np.testing.assert_allclose(en, encode(teacher, tok, EN), atol=1e-6)  # English is read by the backbone itself
     trainable = sum(p.numel() for p in model.trainable_parameters())
     layer = sum(p.numel() for p in model.backbone.encoder.layer[0].parameters())
@@ -126,7 +132,7 @@ def test_time_budget_stops_training(parts):
 def test_interrupted_stack_training_resumes_to_the_uninterrupted_state(parts, tmp_path, monkeypatch):
     """On the shared engine: checkpoints on interruption, resume with the same batches and learning
     rates, the same trained parameters as a run that was never stopped; logs and curves written."""
-    from polyglot_kd import training
+    from polyglot_kd.engine import trainer as training
 
     pairs = ParallelSet("train", EN * 4, PT * 4)
     cfg = StackConfig(steps=8, batch_size=4, lr=3e-3, warmup_steps=2, eval_every=4, checkpoint_every=3,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from polyglot_kd import distill_losses as L
-from polyglot_kd.errors import PolyglotError
-from polyglot_kd.student import layer_list, make_student, select_layers
+from polyglot_kd.methods.bistil import losses as L
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.methods.bistil.student import layer_list, make_student, select_layers
 from tests.tiny import bert_encoder, unigram_tokenizer
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from polyglot_kd import summary
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.reports import summary
+from polyglot_kd.core.errors import PolyglotError
 
 
 def _write(root, build, model, task, language, method, record):

@@ -8,10 +8,11 @@ import json
 import pytest
 import torch
 
-from polyglot_kd import build
+from polyglot_kd.pipeline import build
 from polyglot_kd.cli import main
 from polyglot_kd.config import DistillConfig, load_language
-from polyglot_kd.finetune import kd, runner
+from polyglot_kd.methods.bistil import task_kd as kd
+from polyglot_kd.pipeline import task_runs as runner
 from tests.test_eval_cli import tiny_build, tiny_pos  # noqa: F401 (fixtures)
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from polyglot_kd.errors import PolyglotError
-from polyglot_kd.training import CHECKPOINTS, CURVE_FILE, METRICS_FILE, Trainer, TrainSettings
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.engine.trainer import CHECKPOINTS, CURVE_FILE, METRICS_FILE, Trainer, TrainSettings
 
 
 def _setup(out, steps, seed=0, lr=0.05, poison_at=None, interrupt_at=None):
@@ -66,7 +66,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("cpu_bf16", [False, True])
 def test_cpu_bf16_autocasts_the_loss_and_keeps_float32_weights(tmp_path, monkeypatch, cpu_bf16):
-    monkeypatch.setattr("polyglot_kd.training.cpu_has_bf16", lambda: True)
+    monkeypatch.setattr("polyglot_kd.engine.trainer.cpu_has_bf16", lambda: True)
     model = torch.nn.Linear(4, 1)
     seen = []
 

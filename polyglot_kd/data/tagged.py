@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 
 
 @dataclass(frozen=True)

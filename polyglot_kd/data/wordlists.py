@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.sources.packages import Package, fetch
 
 Weighted = list[tuple[str, float]]

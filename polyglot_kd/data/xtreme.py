@@ -13,8 +13,8 @@ import logging
 from pathlib import Path
 
 from polyglot_kd.data.tagged import format_error
-from polyglot_kd.errors import PolyglotError
-from polyglot_kd.paths import cache_dir
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.paths import cache_dir
 
 log = logging.getLogger(__name__)
 

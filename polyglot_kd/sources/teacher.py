@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from polyglot_kd.errors import PolyglotError, did_you_mean
-from polyglot_kd.paths import cache_dir
+from polyglot_kd.core.errors import PolyglotError, did_you_mean
+from polyglot_kd.core.paths import cache_dir
 from polyglot_kd.sources.e5s1 import E5S1File, composition_entries, precompiled_charsmap, read_e5s1
 from polyglot_kd.sources.packages import Package, package_file
 
@@ -327,7 +327,7 @@ def build_tokenizer(model: E5S1File):
 
 def load_teacher(spec: str | Path = DEFAULT_TEACHER):
     """(model, tokenizer) for a teacher spec: the base encoder in eval mode and its tokenizer."""
-    from polyglot_kd.modeling import load_model_and_tokenizer
+    from polyglot_kd.core.loading import load_model_and_tokenizer
 
     path = resolve_teacher(spec)
     try:

@@ -14,7 +14,7 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from polyglot_kd.errors import PolyglotError, did_you_mean
+from polyglot_kd.core.errors import PolyglotError, did_you_mean
 
 KINDS = ("embedding", "token-classification", "sequence-classification", "extractive-qa")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 
 
 @dataclass

@@ -16,7 +16,7 @@ import re
 
 from polyglot_kd.data import postags
 from polyglot_kd.data.tagged import TaggedSentence, conllu_sentences, read_slash_tagged
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.sources.packages import Package, fetch, package_file
 from polyglot_kd.tasks import Task, register
 from polyglot_kd.tasks.data import TaskData, sample

@@ -11,7 +11,7 @@ import numpy as np
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import bible, udhr
 from polyglot_kd.data.bible import ParallelSet
-from polyglot_kd.embed import encode
+from polyglot_kd.core.pooling import encode
 from polyglot_kd.tasks import Task, register
 
 NAME = "retrieval"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from polyglot_kd.data import xtreme
 from polyglot_kd.data.tagged import conllu_sentences
-from polyglot_kd.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.tasks import Task, register
 from polyglot_kd.tasks.data import TaskData, sample
 from polyglot_kd.tasks.metrics import tag_f1

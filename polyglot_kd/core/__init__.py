@@ -1,0 +1,1 @@
+"""Shared foundations: errors, paths, the one Registry class, atomic files and hashes, model loading, pooling."""

@@ -1,0 +1,38 @@
+"""Loading encoders and tokenizers from a model directory or hub id, the same way everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safetensors import SafetensorError
+from transformers import AutoModel, AutoTokenizer
+
+from polyglot_kd.methods.embed_init import factorised  # noqa: F401  registers the factorised-embedding model with AutoModel
+from polyglot_kd.core.errors import PolyglotError
+
+
+def load_encoder(path: str | Path, **kwargs):
+    """The base encoder without the [CLS] pooler: sentence embeddings here are mean-pooled, and a
+    checkpoint without pooler weights would otherwise get a randomly initialised one."""
+    try:
+        try:
+            model = AutoModel.from_pretrained(path, add_pooling_layer=False, **kwargs)
+        except TypeError:  # architectures without that switch
+            model = AutoModel.from_pretrained(path, **kwargs)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise PolyglotError(f"cannot load the model in {path}: {type(exc).__name__}: {exc} "
+                            "(a corrupt or truncated weights file? rebuild it with --force)") from None
+    return model.eval()
+
+
+def load_tokenizer(path: str | Path):
+    """AutoTokenizer, without transformers 4.57's spurious 'incorrect regex pattern' warning that it
+    prints for any tokenizer.json it saved itself (the check is for Mistral tokenizers only)."""
+    try:
+        return AutoTokenizer.from_pretrained(path, fix_mistral_regex=False)
+    except TypeError:
+        return AutoTokenizer.from_pretrained(path)
+
+
+def load_model_and_tokenizer(path: str | Path, **kwargs):
+    return load_encoder(path, **kwargs), load_tokenizer(path)

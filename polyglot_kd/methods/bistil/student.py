@@ -1,0 +1,120 @@
+"""Student initialisation: a shallower (optionally narrower) copy of a teacher encoder.
+
+Layers are chosen by rule ('bottom': the first k; 'regular': BiStil's every f-th layer, teacher layer
+l where l % f == f-1; or an explicit list) and copied module by module through the `transformers`
+config, so BERT- and XLM-R-style encoders both work without matching parameter names. A narrower
+student takes its embeddings from the SVD of the teacher's and its layers' weights projected onto the
+same basis; `hidden_projection` maps its states back to the teacher's width for the hidden-state loss.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from polyglot_kd.core.errors import PolyglotError
+
+SELECTIONS = ("bottom", "regular", "list")
+
+
+def layer_list(model) -> nn.ModuleList:
+    """The encoder's stack of transformer layers: the ModuleList as long as config.num_hidden_layers."""
+    n = model.config.num_hidden_layers
+    for module in model.modules():
+        if isinstance(module, nn.ModuleList) and len(module) == n:
+            return module
+    raise PolyglotError(f"cannot find the {n} transformer layers of {type(model).__name__}")
+
+
+def select_layers(teacher_layers: int, student_layers: int, selection: str, explicit: list[int] | None = None) -> list[int]:
+    """Teacher layer indices (0-based) that become the student's layers, in order."""
+    if selection == "list":
+        layers = list(explicit or [])
+        bad = [i for i in layers if not 0 <= i < teacher_layers]
+        if bad or not layers:
+            raise PolyglotError(f"student layer list {layers} must name teacher layers 0..{teacher_layers - 1}; bad: {bad}")
+        if layers != sorted(set(layers)):
+            raise PolyglotError(f"student layer list {layers} must be strictly increasing")
+        return layers
+    if not 1 <= student_layers <= teacher_layers:
+        raise PolyglotError(f"a student of {student_layers} layers cannot be cut from a teacher of {teacher_layers}: "
+                            f"expected 1..{teacher_layers}")
+    if selection == "bottom":
+        return list(range(student_layers))
+    if selection == "regular":
+        if teacher_layers % student_layers:
+            raise PolyglotError(f"'regular' selection needs the teacher's {teacher_layers} layers to be a multiple "
+                                f"of the student's {student_layers}")
+        f = teacher_layers // student_layers
+        return [l for l in range(teacher_layers) if l % f == f - 1]
+    raise PolyglotError(f"unknown layer selection {selection!r}; expected one of {SELECTIONS}")
+
+
+@dataclass
+class Student:
+    model: nn.Module
+    teacher_layers: list[int]  # student layer i was cut from teacher layer teacher_layers[i]
+    hidden_projection: nn.Linear | None  # student width -> teacher width, for the hidden-state loss
+
+
+def make_student(teacher, layers: list[int], hidden_size: int | None = None) -> Student:
+    """A student holding the teacher's embeddings and the chosen layers (a deep copy; the teacher is untouched)."""
+    config = copy.deepcopy(teacher.config)
+    config.num_hidden_layers = len(layers)
+    width = hidden_size or config.hidden_size
+    if width % config.num_attention_heads:
+        raise PolyglotError(f"student width {width} does not divide into the teacher's {config.num_attention_heads} "
+                            f"attention heads; choose a multiple of {config.num_attention_heads}")
+    if width > config.hidden_size:
+        raise PolyglotError(f"student width {width} is wider than the teacher's {config.hidden_size}")
+    config.hidden_size = width
+    student = type(teacher)(config, **_init_kwargs(teacher))
+    student.load_state_dict(_projected_state(teacher, layers, width), strict=False)
+    projection = None
+    if width != teacher.config.hidden_size:
+        projection = nn.Linear(width, teacher.config.hidden_size, bias=False)
+        projection.weight.data = _basis(teacher, width).clone()  # (H, d): back to the teacher's space
+    return Student(student.eval(), list(layers), projection)
+
+
+def _init_kwargs(teacher) -> dict:
+    return {"add_pooling_layer": False} if getattr(teacher, "pooler", "absent") is None else {}
+
+
+def _basis(teacher, width: int) -> torch.Tensor:
+    """The top-`width` right singular vectors of the teacher's embedding matrix, (H, width)."""
+    emb = teacher.get_input_embeddings().weight.detach().float()
+    _, _, vh = torch.linalg.svd(emb, full_matrices=False)
+    return vh[:width].T.contiguous()
+
+
+def _projected_state(teacher, layers: list[int], width: int) -> dict[str, torch.Tensor]:
+    """Teacher weights for the student: layer `layers[i]` renamed to layer i, projected if narrower."""
+    teacher_stack = layer_list(teacher)
+    prefix = next(name for name, m in teacher.named_modules() if m is teacher_stack)
+    state = {}
+    for name, tensor in teacher.state_dict().items():
+        if name.startswith(prefix + "."):
+            index, rest = name[len(prefix) + 1:].split(".", 1)
+            if int(index) not in layers:
+                continue
+            name = f"{prefix}.{layers.index(int(index))}.{rest}"
+        state[name] = tensor.clone()
+    if width == teacher.config.hidden_size:
+        return state
+    basis = _basis(teacher, width)  # (H, d)
+    hidden = teacher.config.hidden_size
+    projected = {}
+    for name, t in state.items():
+        if t.dim() == 2:  # Linear (out, in) or embedding (rows, H)
+            if t.shape[1] == hidden:
+                t = t @ basis
+            if t.shape[0] == hidden and "embeddings" not in name:
+                t = basis.T @ t
+        elif t.dim() == 1 and t.shape[0] == hidden:  # biases, LayerNorm: expressed in the new basis
+            t = basis.T @ t if not name.endswith("LayerNorm.weight") else torch.ones(width)
+        projected[name] = t.contiguous()
+    return projected

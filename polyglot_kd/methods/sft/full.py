@@ -1,0 +1,21 @@
+"""Full fine-tuning: every parameter of body and head trains (the word embeddings too unless
+`freeze_embeddings`); storing the result means storing the whole model."""
+
+from __future__ import annotations
+
+from polyglot_kd.methods.sft import FitSetup, Fitted, count, prepare, register_method, split_params
+from polyglot_kd.methods.sft.loop import Phase, run
+
+
+@register_method("full")
+def fit(model, setup: FitSetup) -> Fitted:
+    o = setup.options
+    prepare(model, o)
+    _, head = split_params(model, setup.fresh)
+    history = run(model, Phase(o.epochs, o.learning_rate, setup.batches, setup.dev, setup.greater_is_better,
+                               o.evals_per_epoch, head=frozenset(head), head_learning_rate=o.head_learning_rate,
+                               seed=setup.seed, desc="full fine-tuning"), setup.device)
+    total = count(model.parameters())
+    trained = count(p for p in model.parameters() if p.requires_grad)
+    stored_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    return Fitted("full", trained, total, stored_bytes, total, history)

@@ -1,0 +1,156 @@
+"""Benchmarks that print measured figures (never asserted in unit tests)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+
+from polyglot_kd.methods.trim import vocab as trimming
+from polyglot_kd.pipeline.build import Build
+from polyglot_kd.config import LanguageConfig
+from polyglot_kd.data import bible
+from polyglot_kd.core.loading import load_tokenizer
+from polyglot_kd.sources.teacher import resolve_teacher
+
+PEER_SECONDS = {"TextPruner": 7.6, "vocabtrimmer": 39.0}  # the foundation issue's figures, same machine size
+
+
+def trim_benchmark(config: LanguageConfig, repeats: int = 3) -> dict:
+    """Cold-cache end-to-end trimming (load, count, select, rewrite, save) and counting throughput."""
+    from polyglot_kd.pipeline.stages import trim
+
+    resolve_teacher(config.teacher)  # conversion is a one-off, not part of trimming
+    texts = bible.verses(config.corpus.source_bible, "train") + bible.verses(config.corpus.bible, "train")
+    tokenizer = load_tokenizer(resolve_teacher(config.teacher))
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        counts = trimming.count_tokens(tokenizer, texts)
+        rates.append(counts.sum() / (time.perf_counter() - start))
+    print(f"counting: {len(texts):,} lines, {int(counts.sum()):,} tokens, "
+          f"{statistics.median(rates):,.0f} tokens/s (median of {repeats}, {os.cpu_count()} cores)")
+
+    totals = []
+    os.environ["POLYGLOT_KD_NO_COUNT_CACHE"] = "1"
+    try:
+        for i in range(repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                metrics = trim.run(Build(config, Path(tmp)), Path(tmp) / "out")
+            totals.append(metrics["trim_seconds"])
+            phases = ", ".join(f"{k} {v:.2f}s" for k, v in metrics["timings"].items() if k != "coverage")
+            print(f"run {i + 1}: trimming end to end {metrics['trim_seconds']:.2f} s ({phases}); "
+                  f"vocab {metrics['vocab_after']:,}, params x{metrics['param_ratio']:.3f}")
+    finally:
+        del os.environ["POLYGLOT_KD_NO_COUNT_CACHE"]
+    best = statistics.median(totals)
+    print(f"trimming {config.code}: median {best:.2f} s over {repeats} cold-cache runs")
+    for peer, seconds in PEER_SECONDS.items():
+        print(f"  vs {peer} ({seconds} s, the issue's figure on this machine size): {seconds / best:.1f}x faster")
+    return {"tokens_per_second": statistics.median(rates), "trim_seconds": best}
+
+
+def encode_benchmark(config: LanguageConfig, workdir: Path, sentences: int = 512, batch_size: int = 64,
+                     repeats: int = 3) -> dict[str, float]:
+    """Sentences/s of the teacher and every finished model of a build, measured side by side: same
+    sentences (dev verses of the target language), same batch size, same threads, runs interleaved."""
+    import torch
+
+    from polyglot_kd.core.pooling import encode
+    from polyglot_kd.core.loading import load_model_and_tokenizer
+    from polyglot_kd.pipeline.stages.evaluate import models_to_evaluate
+
+    texts = bible.verses(config.corpus.bible, "dev")[:sentences]
+    models = {name: load_model_and_tokenizer(path) for name, path in models_to_evaluate(Build(config, Path(workdir) / config.code)).items()}
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, (model, tok) in models.items():
+            start = time.perf_counter()
+            encode(model, tok, texts, batch_size=batch_size)
+            times[name].append(time.perf_counter() - start)
+    rates = {name: len(texts) / statistics.median(t) for name, t in times.items()}
+    print(f"encoding {len(texts)} {config.code} dev verses, batch {batch_size}, {torch.get_num_threads()} threads, "
+          f"median of {repeats} interleaved runs:")
+    for name, rate in rates.items():
+        print(f"  {name:16} {rate:8.1f} sentences/s  {rate / rates['teacher']:.2f}x the teacher")
+    return rates
+
+
+def stack_benchmark(config: LanguageConfig, stacked_dir: Path, items: int = 1000, repeats: int = 3) -> dict:
+    """Parameters and encoding throughput of a stacked model's MT route against the teacher and the
+    stacked model's backbone, all encoding the same held-out target-language verses (length-sorted
+    batches of 64, as the evaluation does)."""
+    import torch
+
+    from polyglot_kd.core.pooling import encode
+    from polyglot_kd.core.loading import load_model_and_tokenizer
+    from polyglot_kd.methods.stacking.model import StackedModel
+
+    texts = bible.parallel(config.corpus.source_bible, config.corpus.bible, "test", items).target
+    stacked = StackedModel.load(stacked_dir)
+    teacher, teacher_tok = load_model_and_tokenizer(resolve_teacher(config.teacher))
+    rows = {
+        "teacher": (sum(p.numel() for p in teacher.parameters()), lambda: encode(teacher, teacher_tok, texts)),
+        "backbone": (stacked.route_parameters(config.source), lambda: encode(stacked.backbone, stacked.tokenizer, texts)),
+        "stacked": (stacked.route_parameters(), lambda: stacked.encode(texts, stacked.info.language)),
+    }
+    results = {}
+    for name, (params, run) in rows.items():
+        run()  # warm-up
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            seconds.append(time.perf_counter() - start)
+        results[name] = {"params": params, "sentences_per_second": len(texts) / statistics.median(seconds)}
+    base = results["teacher"]
+    print(f"{len(texts)} {config.code} test verses, median of {repeats}, {torch.get_num_threads()} threads")
+    print("| model | params | x teacher | sentences/s | x teacher |\n|---|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['params'] / 1e6:.2f}M | {r['params'] / base['params']:.3f} | "
+              f"{r['sentences_per_second']:.1f} | {r['sentences_per_second'] / base['sentences_per_second']:.2f} |")
+    return results
+
+
+def embed_init_benchmark(config: LanguageConfig, workdir: Path, items: int = 1000, repeats: int = 3) -> dict:
+    """Fertility (tokens per word) of the embed-init tokenizer against the teacher's on held-out text,
+    and the encoding speed of the embed-init model against the teacher, side by side in one run
+    (same 12 layers: the speed-up is the shorter sequences)."""
+    import torch
+
+    from polyglot_kd.core import speed
+
+    from polyglot_kd.methods.embed_init import target_tokenizer
+    from polyglot_kd.data import udhr
+
+    model_dir = Build(config, Path(workdir) / config.code).model_dir("embed-init")
+    if model_dir is None:
+        from polyglot_kd.core.errors import PolyglotError
+
+        raise PolyglotError(f"no finished embed-init stage under {Path(workdir) / config.code}: run "
+                            f"polyglot-kd build {config.code} --stages trim,embed-init")
+    teacher_dir = resolve_teacher(config.teacher)
+    teacher_tok, new_tok = load_tokenizer(teacher_dir), load_tokenizer(model_dir)
+    test = bible.parallel(config.corpus.source_bible, config.corpus.bible, "test", items)
+    sets = {"Gospels (held out)": test}
+    if config.corpus.udhr:
+        sets["UDHR"] = udhr.parallel(config.corpus.source_udhr, config.corpus.udhr)
+    result = {"fertility": {}}
+    print(f"tokens per word, teacher's tokenizer ({len(teacher_tok):,} pieces) vs embed-init's ({len(new_tok):,}):")
+    for name, data in sets.items():
+        for lang, texts in ((config.code, data.target), (config.source, data.source)):
+            old, new = target_tokenizer.fertility(teacher_tok, texts), target_tokenizer.fertility(new_tok, texts)
+            result["fertility"][f"{name}/{lang}"] = {"teacher": old, "embed_init": new}
+            print(f"  {name:20} {lang}: {old:.3f} -> {new:.3f} ({new / old:.2f}x)")
+    timing = speed.side_by_side(model_dir, teacher_dir, test.target, rounds=repeats, prefix=config.eval.prefix)
+    result["speed"] = {"model": timing.model_per_second, "teacher": timing.teacher_per_second}
+    print(f"encoding {len(test.target)} held-out {config.code} verses, batch 64, {torch.get_num_threads()} threads, "
+          f"side by side, best of {repeats} rounds per batch:")
+    print(f"  teacher     {timing.teacher_per_second:8.1f} sentences/s")
+    print(f"  embed-init  {timing.model_per_second:8.1f} sentences/s  "
+          f"{timing.model_per_second / timing.teacher_per_second:.2f}x the teacher")
+    return result

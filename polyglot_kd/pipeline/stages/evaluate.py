@@ -1,0 +1,210 @@
+"""Eval stage: the teacher, outside baselines and every finished model of the build, side by side.
+
+Writes `report.json` (all scores, sizes, the datasets' sizes) and `report.md` (the table that is also
+printed). Scores of a model on a dataset are cached by the model's files and the dataset's text, so
+re-evaluating a build after a new stage does not re-encode the teacher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+
+from polyglot_kd.methods.stacking import model as stacking
+
+
+from polyglot_kd.methods.trim import vocab as trimming
+from polyglot_kd.pipeline.build import Build, write_json_atomic
+from polyglot_kd.config import LanguageConfig
+from polyglot_kd.pipeline.checks import corpus_problems
+from polyglot_kd.core.loading import load_encoder, load_model_and_tokenizer
+from polyglot_kd.core.paths import cache_dir
+from polyglot_kd.sources.teacher import resolve_teacher
+from polyglot_kd.tasks import get_task, retrieval
+
+log = logging.getLogger(__name__)
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+TASK_RESULTS_DIR = "tasks"  # builds/<lang>/tasks/<model>/: one JSON per (task, language, method)
+
+
+def inputs(build: Build) -> dict:
+    c = build.config
+    models = {stage: (build.manifest(stage) or {}).get("inputs_hash") for stage in build.finished_models() if stage != "eval"}
+    return {"teacher": c.teacher, "corpus": vars(c.corpus), "eval": vars(c.eval), "models": models}
+
+
+def preflight(config: LanguageConfig) -> list[str]:
+    return corpus_problems(config)
+
+
+def model_fingerprint(path: Path) -> str:
+    """Changes whenever the model's files change (names, sizes, modification times)."""
+    h = hashlib.sha256(str(path.resolve()).encode())
+    for f in sorted(path.iterdir()):
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:24]
+
+
+def _dataset_key(task, dataset) -> list:
+    if task.name == retrieval.NAME:  # the key retrieval scores were always cached under
+        return [dataset.source, dataset.target]
+    parts = dataset if isinstance(dataset, tuple) else (dataset,)
+    return [task.name] + [[d.source, d.target, sorted(getattr(d, "gold", []))] for d in parts]
+
+
+def _cached_score(model_path: Path, key: list, config: LanguageConfig, compute) -> dict:
+    h = hashlib.sha256(model_fingerprint(model_path).encode())
+    h.update(json.dumps([config.eval.prefix, config.eval.max_length, *key]).encode())
+    path = cache_dir() / "scores" / f"{h.hexdigest()[:32]}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    score = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, score)
+    return score
+
+
+def models_to_evaluate(build: Build) -> dict[str, Path]:
+    """Name -> model directory: the teacher, the configured baselines, then the build's models."""
+    cfg = build.config
+    models = {"teacher": resolve_teacher(cfg.teacher)}
+    for name in cfg.eval.baselines:
+        models[name] = resolve_teacher(name)
+    models.update({stage: path for stage, path in build.finished_models().items() if stage != "eval"})
+    return models
+
+
+def embedding_tasks(config: LanguageConfig) -> list:
+    """The configured tasks that score a frozen encoder (trained tasks run with `polyglot-kd eval`)."""
+    tasks = [get_task(name) for name in config.eval.tasks]
+    return [t for t in tasks if not t.trained] or [get_task(retrieval.NAME)]
+
+
+def evaluate_model(path: Path, config: LanguageConfig, task_sets) -> dict:
+    """Scores of one model, {task name: {dataset name: metrics}}, plus its path and size;
+    `task_sets` is [(task, its datasets)]."""
+    if stacking.is_stacked(path):  # reads the target through its MT encoder, the source natively
+        return evaluate_stacked(path, config, next((sets for t, sets in task_sets if t.name == retrieval.NAME), []))
+    model = tokenizer = embed = None
+    result = {"path": str(path)}
+    for task, sets in task_sets:
+        scores = {}
+        for dataset in sets:
+            def compute():
+                nonlocal model, tokenizer, embed
+                if model is None:  # load lazily: cached scores need no model at all
+                    model, tokenizer = load_model_and_tokenizer(path)
+                    embed = retrieval.embedder(model, tokenizer, config)
+                return task.evaluate(model, tokenizer, dataset, config, embed=embed)
+            name = dataset[-1].name if isinstance(dataset, tuple) else dataset.name
+            scores[name] = _cached_score(path, _dataset_key(task, dataset), config, compute)
+        result[task.name] = scores
+    if model is None:
+        model = load_encoder(path)
+    return {"path": str(path), "params": trimming.parameter_count(model)} | result
+
+
+def evaluate_stacked(path: Path, config: LanguageConfig, datasets) -> dict:
+    """A stacked model (MT encoder under the backbone) on retrieval; other tasks need a plain encoder."""
+    model = None
+    scores = {}
+    for dataset in datasets:
+        def compute():
+            nonlocal model
+            model = model or stacking.StackedModel.load(path)
+            return stacking.retrieval_scores(model, dataset, config.source, config.code, config.eval.batch_size,
+                                             config.eval.max_length, config.eval.prefix)
+        scores[dataset.name] = _cached_score(path, _dataset_key(get_task(retrieval.NAME), dataset), config, compute)
+    model = model or stacking.StackedModel.load(path)
+    return {"path": str(path), "params": model.route_parameters(), "retrieval": scores}
+
+
+def run(build: Build, out: Path) -> dict:
+    cfg = build.config
+    task_sets = [(task, task.datasets(cfg)) for task in embedding_tasks(cfg)]
+    datasets = next((sets for task, sets in task_sets if task.name == retrieval.NAME), [])
+    results = {}
+    for name, path in models_to_evaluate(build).items():
+        log.info("evaluating %s (%s)", name, path)
+        results[name] = evaluate_model(path, cfg, task_sets)
+    teacher_params = results["teacher"]["params"]
+    for r in results.values():
+        r["param_ratio"] = r["params"] / teacher_params
+    merge_task_results(build.root / TASK_RESULTS_DIR, results)
+    report = {
+        "language": cfg.code,
+        "source": cfg.source,
+        "task": retrieval.NAME,
+        "tasks": [t.name for t, _ in task_sets],
+        "datasets": {d.name: len(d) for d in datasets},
+        "models": results,
+    }
+    write_json_atomic(out / REPORT_JSON, report)
+    table = render_table(report)
+    (out / REPORT_MD).write_text(table + "\n", encoding="utf-8")
+    print(table)
+    return {name: {d: s["mean"] for d, s in r.get("retrieval", {}).items()}
+            | {f"mining/{d}": s["f1"] for d, s in r.get("mining", {}).items()} | {"param_ratio": r["param_ratio"]}
+            for name, r in results.items()}
+
+
+def merge_task_results(root: Path, models: dict) -> None:
+    """Put the trained tasks' summaries (written by `polyglot-kd eval`) beside the embedding tasks:
+    models[model][task][method][language] = {mean, std, ...}."""
+    from polyglot_kd.tasks.results import read_summaries
+
+    for (model, task, language, method), summary in read_summaries(root).items():
+        if model in models:
+            models[model].setdefault(task, {}).setdefault(method, {})[language] = summary
+
+
+def render_table(report: dict) -> str:
+    """Markdown tables: size and both-direction retrieval accuracy per model, with the change vs the
+    teacher; then mining F1 where it ran."""
+    src, tgt = report["source"], report["language"]
+    sets = list(report["datasets"])
+    lines = []
+    if sets:
+        head = ["model", "params", "x teacher"]
+        for d in sets:
+            head += [f"{d} {src}->{tgt}", f"{d} {tgt}->{src}", f"{d} mean", "vs teacher"]
+        lines = [f"Retrieval accuracy (%), {src}<->{tgt}; " + ", ".join(f"{d}: {n} pairs" for d, n in report["datasets"].items()),
+                 "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        teacher = report["models"]["teacher"]["retrieval"]
+        for name, r in report["models"].items():
+            row = [name, f"{r['params'] / 1e6:.2f}M", f"{r['param_ratio']:.3f}"]
+            for d in sets:
+                s = r["retrieval"][d]
+                row += [f"{100 * s['src2tgt']:.1f}", f"{100 * s['tgt2src']:.1f}", f"{100 * s['mean']:.1f}",
+                        f"{100 * (s['mean'] - teacher[d]['mean']):+.1f}"]
+            lines.append("| " + " | ".join(row) + " |")
+    if "mining" in report.get("tasks", []):
+        lines += ["", mining_table(report)] if lines else [mining_table(report)]
+    return "\n".join(lines)
+
+
+def mining_table(report: dict) -> str:
+    """Markdown table: BUCC-style mining F1 (threshold from Acts) per model and test set."""
+    teacher = report["models"]["teacher"]["mining"]
+    sets = list(teacher)
+    head = ["model"] + [f"{d} {k}" for d in sets for k in ("F1", "P", "R", "vs teacher")]
+    lines = [f"Bitext mining (%), {report['source']}<->{report['language']}; "
+             + ", ".join(f"{d}: {s['n_gold']} pairs among {s['n_source']} x {s['n_target']} sentences" for d, s in teacher.items()),
+             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, r in report["models"].items():
+        if "mining" not in r:  # e.g. a stacked model: retrieval only
+            continue
+        row = [name]
+        for d in sets:
+            s = r["mining"][d]
+            row += [f"{100 * s['f1']:.1f}", f"{100 * s['precision']:.1f}", f"{100 * s['recall']:.1f}",
+                    f"{100 * (s['f1'] - teacher[d]['f1']):+.1f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)

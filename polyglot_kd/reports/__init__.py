@@ -1,0 +1,1 @@
+"""Reports from result files: tables, summary, leaderboard, model card, browser screenshots."""
