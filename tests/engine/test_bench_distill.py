@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench_distill.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_distill.py"
 
 
 @pytest.fixture(scope="module")
