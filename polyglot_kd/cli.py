@@ -8,7 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from polyglot_kd.config import EMBED_INIT_METHODS, KNOWN_STAGES, VECTOR_FORMATS, known_languages, load_language
+from polyglot_kd.config import known_languages, load_language
+from polyglot_kd.methods.embed_init import INIT_METHODS
+from polyglot_kd.methods.embed_init.config import VECTOR_FORMATS
+from polyglot_kd.pipeline.stages import STAGES
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.paths import DEFAULT_WORKDIR
 
@@ -34,9 +37,9 @@ EPILOG = """examples:
 
 def _stages(value: str) -> list[str]:
     stages = [s.strip() for s in value.split(",") if s.strip()]
-    unknown = [s for s in stages if s not in KNOWN_STAGES]
+    unknown = [s for s in stages if s not in STAGES.names()]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown stage(s) {unknown}; known: {', '.join(KNOWN_STAGES)}")
+        raise argparse.ArgumentTypeError(f"unknown stage(s) {unknown}; known: {', '.join(STAGES.names())}")
     return stages
 
 
@@ -267,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the stages of languages/<LANG>.toml; each writes <workdir>/<LANG>/<stage>/ "
                                    "and its manifest.json last, so a rerun skips what is finished.")
     p.add_argument("language", help=f"language code: one of {', '.join(known_languages())}")
-    p.add_argument("--stages", type=_stages, help=f"comma-separated stages (default: the language file's); known: {','.join(KNOWN_STAGES)}")
+    p.add_argument("--stages", type=_stages, help=f"comma-separated stages (default: the language file's); known: {','.join(STAGES.names())}")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
     p.add_argument("--force", action="append", metavar="STAGE", help="redo STAGE even if finished ('all' for every stage); repeatable")
     p.add_argument("--teacher", help="teacher: embedded name (e5-small), local model directory or hub id")
@@ -309,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "neighbours; factorised at --rank), FOCUS, mean of pieces or random. Options "
                                    "override the language file's [embed_init] table. Needs: build LANG --stages trim.")
     p.add_argument("language")
-    p.add_argument("--method", choices=EMBED_INIT_METHODS, help="initialisation (default ofa)")
+    p.add_argument("--method", choices=INIT_METHODS.names(), help="initialisation (default ofa)")
     p.add_argument("--rank", type=int, help="rank of the factorised embedding; 0 = full (default 100)")
     p.add_argument("--vectors", help="word vectors: fastText .vec/.bin or ColexNet+-style 'lang:word' file "
                                      "(default: built here with fastText from the parallel verses)")

@@ -12,7 +12,6 @@ same inputs.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import platform
@@ -24,9 +23,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from polyglot_kd.config import KNOWN_STAGES, LanguageConfig
+from polyglot_kd.config import LanguageConfig
 from polyglot_kd.core.errors import ConfigError, PolyglotError, did_you_mean
-from polyglot_kd.pipeline.stages import STAGE_MODULES
+from polyglot_kd.pipeline.stages import STAGES
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +38,7 @@ TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "numpy", "polyglot-kd
 
 def stage_module(name: str):
     """The module implementing a stage (each exposes inputs, preflight and run)."""
-    if name not in KNOWN_STAGES:
-        raise PolyglotError(f"unknown stage {name!r}{did_you_mean(name, KNOWN_STAGES)}; known: {', '.join(KNOWN_STAGES)}")
-    return importlib.import_module(f"polyglot_kd.pipeline.stages.{STAGE_MODULES[name]}")
+    return STAGES.get(name)
 
 
 @dataclass
@@ -64,7 +61,7 @@ class Build:
         return path if self.manifest(stage) and path.is_dir() else None
 
     def finished_models(self) -> dict[str, Path]:
-        return {s: p for s in KNOWN_STAGES if (p := self.model_dir(s)) is not None}
+        return {s: p for s in STAGES if (p := self.model_dir(s)) is not None}
 
 
 def versions() -> dict[str, str]:
@@ -97,7 +94,7 @@ def preflight(config: LanguageConfig, stages: list[str]) -> None:
 
 def run_build(config: LanguageConfig, workdir: Path, stages: list[str], force: set[str] = frozenset()) -> dict[str, dict]:
     """Run `stages` in pipeline order; returns each stage's manifest."""
-    order = [s for s in KNOWN_STAGES if s in stages]
+    order = [s for s in STAGES if s in stages]
     for stage in stages:
         stage_module(stage)  # unknown names fail here, before anything runs
     preflight(config, order)

@@ -19,7 +19,8 @@ from importlib import metadata
 from pathlib import Path
 
 from polyglot_kd.pipeline.build import MANIFEST, Build, versions
-from polyglot_kd.config import KNOWN_STAGES, NON_MODEL_STAGES, LanguageConfig
+from polyglot_kd.config import LanguageConfig
+from polyglot_kd.pipeline.stages import STAGES, model_stages
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.reports.model_card import ReleaseCard, Score, StageInfo, render_card
 from polyglot_kd.core.loading import load_encoder, load_tokenizer
@@ -53,13 +54,13 @@ def choose_model(build: Build, requested: str = "") -> str:
     Raises PolyglotError naming the missing stage when the model or its evaluation is missing or stale.
     """
     code = build.config.code
-    models = [s for s in build.finished_models() if s not in NON_MODEL_STAGES]
+    models = [s for s in build.finished_models() if s in model_stages()]
     hint = f"run: polyglot-kd build {code} --stages {requested or 'trim'},eval"
     if requested and requested not in models:
         raise PolyglotError(f"cannot release {code}: stage {requested!r} has not finished (no model and manifest in "
                             f"{build.stage_dir(requested)}); {hint}")
     if not models:
-        stages = [s for s in KNOWN_STAGES if s not in NON_MODEL_STAGES]
+        stages = model_stages()
         raise PolyglotError(f"cannot release {code}: no model stage ({', '.join(stages)}) has finished under {build.root}; {hint}")
     done = build.manifest("eval")
     if done is None:
@@ -169,7 +170,7 @@ def copy_artifacts(build: Build, folder: Path) -> list[str]:
     under its own `artifacts/`, and it ships with the release, listed in the card and in SHA256SUMS.
     """
     copied = []
-    for stage in KNOWN_STAGES:
+    for stage in STAGES:
         source = build.stage_dir(stage) / ARTIFACTS
         if build.manifest(stage) is None or not source.is_dir():
             continue
@@ -295,8 +296,8 @@ def build_card(build: Build, stage: str, folder: Path, teacher_vocab: int, speed
     is_hub_id = not embedded and "/" in cfg.teacher and not Path(cfg.teacher).expanduser().exists()
     base_model = embedded.hub_name if embedded else (cfg.teacher if is_hub_id else None)
     license_ = cfg.release.license or (embedded.license.lower() if embedded else "other")
-    upto = KNOWN_STAGES.index(stage)
-    stages = [stage_info(s, m) for s in KNOWN_STAGES[:upto + 1] + ("eval",) if (m := build.manifest(s))]
+    names = STAGES.names()
+    stages = [stage_info(s, m) for s in names[:names.index(stage) + 1] + ["eval"] if (m := build.manifest(s))]
     return ReleaseCard(
         name=folder.name, language=cfg.code, language_name=cfg.name, source=cfg.source, license=license_,
         teacher=cfg.teacher, base_model=base_model, released_stage=stage, params=mine["params"],

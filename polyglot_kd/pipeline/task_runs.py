@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import logging
 import random
@@ -24,19 +23,18 @@ import torch
 
 from polyglot_kd.pipeline.build import versions, write_json_atomic
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.methods.sft import FitSetup, get_method
+from polyglot_kd.methods.sft import FINETUNE_METHODS
+from polyglot_kd.methods.sft.fit import FitSetup
 from polyglot_kd.engine.batching import training_batches
 from polyglot_kd.methods.sft.loop import configure_precision, device_for_training
 from polyglot_kd.core.loading import load_tokenizer
 from polyglot_kd.core.paths import cache_dir
-from polyglot_kd.tasks import Task
+from polyglot_kd.tasks import TASK_KINDS
+from polyglot_kd.tasks.task import Task
 from polyglot_kd.tasks.data import TaskData, check_labels
 
 log = logging.getLogger(__name__)
 
-KIND_MODULES = {"token-classification": "polyglot_kd.methods.sft.heads.token",
-                "sequence-classification": "polyglot_kd.methods.sft.heads.sequence",
-                "extractive-qa": "polyglot_kd.methods.sft.heads.qa"}
 RUN_VERSION = 1  # bump when training or scoring changes, so cached seeds are redone
 
 
@@ -61,7 +59,7 @@ def load_splits(task: Task, languages: list[str], options, source: str = "") -> 
 
 
 def _kind(task: Task):
-    return importlib.import_module(KIND_MODULES[task.kind])
+    return TASK_KINDS.get(task.kind)
 
 
 def load_task_model(task: Task, model_dir: Path, **extra):
@@ -155,7 +153,7 @@ def run_seed(task: Task, model_dir: Path, method: str, options, splits: TaskSpli
         greater_is_better=task.greater_is_better, device=device, seed=seed, fresh=fresh,
         model_dir=Path(model_dir), out_dir=out_dir, test_languages=tuple(splits.tests),
         loss=kd.make_loss(teacher, model, source.layers, kd_options) if source else None)
-    fitted = get_method(method)(model, setup)
+    fitted = FINETUNE_METHODS.get(method)(model, setup)
     trained_at = time.time()
     result = {"seed": seed, "dev": score(splits.dev, "dev"), "test": {}}
     for lang, data in splits.tests.items():

@@ -20,7 +20,8 @@ from pathlib import Path
 from polyglot_kd.pipeline.build import Build, versions, write_json_atomic
 from polyglot_kd.config import FinetuneConfig, LanguageConfig, known_languages, load_language, parse_config
 from polyglot_kd.core.errors import ConfigError, PolyglotError
-from polyglot_kd.tasks import Task, parse_tasks, results
+from polyglot_kd.tasks import parse_tasks, results
+from polyglot_kd.tasks.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +141,14 @@ def run_eval(target: Target, tasks: list[Task], method: str | list[str], languag
     the phase-2 student beside the plain one); returns the records written (and prints their table).
     `lt-sft-kd` runs on the distilled students among the models only."""
     from polyglot_kd.config import DistillConfig
-    from polyglot_kd.methods.sft import get_method
+    from polyglot_kd.methods.sft import FINETUNE_METHODS
     from polyglot_kd.methods.bistil import task_kd as kd
     from polyglot_kd.pipeline import task_runs as runner
 
     sources = sources or {}
     methods = method.split(",") if isinstance(method, str) else list(method)
     for m in methods:
-        get_method(m)
+        FINETUNE_METHODS.get(m)
     check_request(tasks, languages, sources)
     kd_options = target.config.distill if target.config else DistillConfig()
     students = {name for name, path in target.models.items() if kd.distilled_from(path) is not None}

@@ -19,7 +19,7 @@ import numpy as np
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import bible, udhr
 from polyglot_kd.data.bible import ParallelSet
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 
 NAME = "mining"
 PRIMARY_METRIC = "f1"
@@ -117,6 +117,6 @@ def evaluate(model, tokenizer, dataset: tuple[MiningSet, MiningSet], config: Lan
                      "n_source": len(test.source), "n_target": len(test.target)}
 
 
-register(Task(NAME, "embedding", PRIMARY_METRIC, True,
+TASK = Task(NAME, "embedding", PRIMARY_METRIC, True,
               "BUCC-style bitext mining with distractors on both sides; margin threshold chosen on Acts",
-              datasets=datasets, evaluate=evaluate))
+              datasets=datasets, evaluate=evaluate)

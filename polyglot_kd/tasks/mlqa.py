@@ -7,7 +7,7 @@ MLQA files and SQuAD's `train-v1.1.json` / `dev-v1.1.json`.
 
 from __future__ import annotations
 
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 from polyglot_kd.tasks.metrics import squad
 from polyglot_kd.tasks.qa_data import squad_trained_loader
 
@@ -19,5 +19,5 @@ load = squad_trained_loader(NAME, HUB, "test-context-{language}-question-{langua
                             "MLQA test file of {language}")
 
 
-register(Task(NAME, "extractive-qa", "f1", True, "MLQA extractive QA (SQuAD v1.1 English training), zero-shot",
-              languages=LANGUAGES, load=load, metrics=squad, default_source=HUB))
+TASK = Task(NAME, "extractive-qa", "f1", True, "MLQA extractive QA (SQuAD v1.1 English training), zero-shot",
+              languages=LANGUAGES, load=load, metrics=squad, default_source=HUB)

@@ -8,7 +8,7 @@ folder with `<lang>/train`, `<lang>/dev`, `<lang>/test` (or `<split>-<lang>.tsv`
 from __future__ import annotations
 
 from polyglot_kd.data import xtreme
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 from polyglot_kd.tasks.data import TaskData, sample
 from polyglot_kd.tasks.metrics import entity_f1
 
@@ -31,6 +31,6 @@ def load(split: str, language: str, source: str = "", limit: int | None = None) 
     return TaskData(NAME, split, language, sample(examples, limit), source)
 
 
-register(Task(NAME, "token-classification", "f1", True,
+TASK = Task(NAME, "token-classification", "f1", True,
               "PAN-X / WikiANN named-entity recognition (PER, ORG, LOC), zero-shot from English",
-              languages=LANGUAGES, load=load, metrics=entity_f1, labels=LABELS, default_source=HUB))
+              languages=LANGUAGES, load=load, metrics=entity_f1, labels=LABELS, default_source=HUB)

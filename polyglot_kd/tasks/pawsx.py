@@ -8,7 +8,7 @@ tab-separated with the header id, sentence1, sentence2, label (1 = paraphrase).
 from __future__ import annotations
 
 from polyglot_kd.data import xtreme
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 from polyglot_kd.tasks.data import TaskData, sample
 from polyglot_kd.tasks.metrics import classification_accuracy
 
@@ -30,6 +30,6 @@ def load(split: str, language: str, source: str = "", limit: int | None = None) 
     return TaskData(NAME, split, language, sample(examples, limit), source)
 
 
-register(Task(NAME, "sequence-classification", "accuracy", True,
+TASK = Task(NAME, "sequence-classification", "accuracy", True,
               "PAWS-X paraphrase identification, zero-shot from English",
-              languages=LANGUAGES, load=load, metrics=classification_accuracy, labels=LABELS, default_source=HUB))
+              languages=LANGUAGES, load=load, metrics=classification_accuracy, labels=LABELS, default_source=HUB)

@@ -18,7 +18,7 @@ from polyglot_kd.data import postags
 from polyglot_kd.data.tagged import TaggedSentence, conllu_sentences, read_slash_tagged
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.sources.packages import Package, fetch, package_file
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 from polyglot_kd.tasks.data import TaskData, sample
 from polyglot_kd.tasks.metrics import word_accuracy
 
@@ -79,7 +79,7 @@ def load(split: str, language: str, source: str = "", limit: int | None = None) 
     return TaskData(NAME, split, language if split == "test" else "en", examples, where)
 
 
-register(Task(NAME, "token-classification", "accuracy", True,
+TASK = Task(NAME, "token-classification", "accuracy", True,
               "12 universal POS tags: train on Brown (en), test zero-shot on Turkish and Indonesian treebanks",
               languages=LANGUAGES, default_languages=LANGUAGES, load=load, metrics=word_accuracy,
-              labels=postags.UNIVERSAL))
+              labels=postags.UNIVERSAL)

@@ -12,7 +12,7 @@ from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import bible, udhr
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.core.pooling import encode
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 
 NAME = "retrieval"
 PRIMARY_METRIC = "mean"
@@ -56,6 +56,6 @@ def evaluate(model, tokenizer, dataset: ParallelSet, config: LanguageConfig, emb
     return accuracy(embed(dataset.source), embed(dataset.target)) | {"n": len(dataset)}
 
 
-register(Task(NAME, "embedding", PRIMARY_METRIC, GREATER_IS_BETTER,
+TASK = Task(NAME, "embedding", PRIMARY_METRIC, GREATER_IS_BETTER,
               "Tatoeba-style retrieval both ways on held-out Bible verses and the UDHR",
-              datasets=datasets, evaluate=evaluate))
+              datasets=datasets, evaluate=evaluate)

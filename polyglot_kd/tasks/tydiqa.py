@@ -9,7 +9,7 @@ Hub: `google-research-datasets/tydiqa`, config `secondary_task`. Local, as publi
 from __future__ import annotations
 
 from polyglot_kd.data import xtreme
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 from polyglot_kd.tasks.data import TaskData, sample
 from polyglot_kd.tasks.metrics import squad
 
@@ -39,5 +39,5 @@ def load(split: str, language: str, source: str = "", limit: int | None = None) 
     return TaskData(NAME, split, lang, sample(examples, limit), where)
 
 
-register(Task(NAME, "extractive-qa", "f1", True, "TyDiQA-GoldP extractive QA (English TyDiQA training), zero-shot",
-              languages=LANGUAGES, load=load, metrics=squad, default_source=HUB))
+TASK = Task(NAME, "extractive-qa", "f1", True, "TyDiQA-GoldP extractive QA (English TyDiQA training), zero-shot",
+              languages=LANGUAGES, load=load, metrics=squad, default_source=HUB)

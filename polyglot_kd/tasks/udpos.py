@@ -11,7 +11,7 @@ from __future__ import annotations
 from polyglot_kd.data import xtreme
 from polyglot_kd.data.tagged import conllu_sentences
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 from polyglot_kd.tasks.data import TaskData, sample
 from polyglot_kd.tasks.metrics import tag_f1
 
@@ -48,6 +48,6 @@ def load(split: str, language: str, source: str = "", limit: int | None = None) 
     return TaskData(NAME, split, language, sample(examples, limit), source)
 
 
-register(Task(NAME, "token-classification", "f1", True,
+TASK = Task(NAME, "token-classification", "f1", True,
               "Universal Dependencies POS (17 tags), zero-shot from English",
-              languages=LANGUAGES, load=load, metrics=tag_f1, labels=LABELS, default_source=HUB))
+              languages=LANGUAGES, load=load, metrics=tag_f1, labels=LABELS, default_source=HUB)

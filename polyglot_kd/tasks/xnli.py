@@ -9,7 +9,7 @@ gold_label, sentence1, sentence2) or `multinli.train.en.tsv` (XNLI-MT: premise, 
 from __future__ import annotations
 
 from polyglot_kd.data import xtreme
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 from polyglot_kd.tasks.data import TaskData, sample
 from polyglot_kd.tasks.metrics import classification_accuracy
 
@@ -48,6 +48,6 @@ def load(split: str, language: str, source: str = "", limit: int | None = None) 
     return TaskData(NAME, split, language, sample(examples, limit), source)
 
 
-register(Task(NAME, "sequence-classification", "accuracy", True,
+TASK = Task(NAME, "sequence-classification", "accuracy", True,
               "XNLI natural language inference (MultiNLI English training), zero-shot",
-              languages=LANGUAGES, load=load, metrics=classification_accuracy, labels=LABELS, default_source=HUB))
+              languages=LANGUAGES, load=load, metrics=classification_accuracy, labels=LABELS, default_source=HUB)

@@ -7,7 +7,7 @@ Hub: `google/xquad`, configs `xquad.<lang>` (a single 'validation' split). Local
 
 from __future__ import annotations
 
-from polyglot_kd.tasks import Task, register
+from polyglot_kd.tasks.task import Task
 from polyglot_kd.tasks.metrics import squad
 from polyglot_kd.tasks.qa_data import squad_trained_loader
 
@@ -18,5 +18,5 @@ LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "
 load = squad_trained_loader(NAME, HUB, "xquad.{language}.json", "xquad.{language}", "validation", "XQuAD file of {language}")
 
 
-register(Task(NAME, "extractive-qa", "f1", True, "XQuAD extractive QA (SQuAD v1.1 English training), zero-shot",
-              languages=LANGUAGES, load=load, metrics=squad, default_source=HUB))
+TASK = Task(NAME, "extractive-qa", "f1", True, "XQuAD extractive QA (SQuAD v1.1 English training), zero-shot",
+              languages=LANGUAGES, load=load, metrics=squad, default_source=HUB)

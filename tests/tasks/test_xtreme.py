@@ -42,14 +42,11 @@ def xnli_dir(tmp_path):
 
 
 def test_registry_lists_every_task_with_a_metric():
-    from polyglot_kd.config import KNOWN_TASKS
-
-    assert set(task_names()) == set(KNOWN_TASKS)
     for name in task_names():
         task = get_task(name)
         assert task.primary_metric and isinstance(task.greater_is_better, bool)
         assert task.trained == (task.load is not None) and task.trained == (task.metrics is not None)
-    with pytest.raises(PolyglotError, match="unknown task 'xnl' .*did you mean 'xnli'.*known tasks: mining"):
+    with pytest.raises(PolyglotError, match="unknown task 'xnl' .*did you mean 'xnli'.*known: retrieval, mining"):
         get_task("xnl")
 
 

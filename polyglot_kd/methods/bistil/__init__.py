@@ -3,3 +3,13 @@
 
 Cites: Ansell et al. 2023, "Distilling Efficient Language-Specific Models for Cross-Lingual Transfer".
 """
+
+from polyglot_kd.core.registry import Registry
+
+# `kinds`: the variants a config may pick for that loss (distill.pooled_loss, distill.attention_loss)
+LOSSES = Registry("distillation loss")
+LOSSES.add("pooled", "polyglot_kd.methods.bistil.losses:PooledLoss", kinds=("mse", "cosine"))
+LOSSES.add("hidden", "polyglot_kd.methods.bistil.losses:HiddenLoss")
+LOSSES.add("attention", "polyglot_kd.methods.bistil.losses:AttentionLoss", kinds=("mse", "kl"))
+LOSSES.add("contrastive", "polyglot_kd.methods.bistil.losses:ContrastiveLoss")
+LOSSES.add("soft_ce", "polyglot_kd.methods.bistil.losses:SoftCrossEntropy")

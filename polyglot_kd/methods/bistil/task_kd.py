@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from polyglot_kd.methods.bistil import losses
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.methods.sft import FitSetup, Fitted, register_method
+from polyglot_kd.methods.sft.fit import FitSetup, Fitted
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,6 @@ def make_loss(teacher: torch.nn.Module, student: torch.nn.Module, layers: list[i
     return loss
 
 
-@register_method(METHOD)
 def fit(model, setup: FitSetup) -> Fitted:
     """LT-SFT with the distillation loss the runner put in `setup.loss` (see `make_loss`)."""
     from polyglot_kd.methods.sft import lt_sft

@@ -10,7 +10,7 @@ old rows, and the primitives are shared, so every method also works in the facto
 
 Tokens present in both vocabularies (same string, else same lower-cased string) copy their row in
 every method but 'random'; tokens a method cannot place get N(mean, std) of the old rows.
-A method registers itself with `@register("name")`; `config.EMBED_INIT_METHODS` must list it.
+Each method is declared in `INIT_METHODS` (this package's `__init__`).
 """
 
 from __future__ import annotations
@@ -23,21 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from polyglot_kd.config import EmbedInitConfig
+from polyglot_kd.methods.embed_init.config import EmbedInitConfig
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.paths import cache_dir
 from polyglot_kd.methods.embed_init.word_vectors import WordVectors
 
 log = logging.getLogger(__name__)
 
-METHODS: dict[str, Callable] = {}
-
-
-def register(name: str):
-    def wrap(fn):
-        METHODS[name] = fn
-        return fn
-    return wrap
 
 
 @dataclass
@@ -132,7 +124,6 @@ def _normalise(m: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- methods
 
-@register("random")
 def init_random(inp: InitInputs) -> InitResult:
     """Random N(mean, std) rows for every token but the special ones (copied)."""
     n = len(inp.target_tokenizer)
@@ -144,7 +135,6 @@ def init_random(inp: InitInputs) -> InitResult:
     return InitResult(matrix, {"special_copied": len(specials), "random": n - len(specials)})
 
 
-@register("mean")
 def init_mean(inp: InitInputs) -> InitResult:
     """A new token = the mean of the old rows of its text's pieces under the old tokenizer."""
     matrix, shared, placed = _start(inp)
@@ -182,7 +172,6 @@ def subword_vectors(tokenizer, vectors: WordVectors) -> tuple[np.ndarray, np.nda
     return sums.astype(np.float32), has
 
 
-@register("ofa")
 def init_ofa(inp: InitInputs) -> InitResult:
     """OFA: copy shared tokens; a new token = softmax(sim / T)-weighted sum of its top-k old tokens by
     cosine similarity of subword vectors (from multilingual word vectors); random otherwise."""
@@ -230,7 +219,6 @@ def focus_fasttext(tokenizer, texts: list[str], cfg: EmbedInitConfig):
     return model
 
 
-@register("focus")
 def init_focus(inp: InitInputs) -> InitResult:
     """FOCUS: copy shared tokens; a new token = sparsemax(cosine similarity)-weighted combination of the
     shared tokens' rows, similarity from fastText on target text tokenised with the new tokenizer."""
@@ -256,9 +244,9 @@ def init_focus(inp: InitInputs) -> InitResult:
 
 
 def initialise(method: str, inp: InitInputs) -> InitResult:
-    if method not in METHODS:
-        raise PolyglotError(f"unknown embedding initialisation {method!r}; known: {sorted(METHODS)}")
-    return METHODS[method](inp)
+    from polyglot_kd.methods.embed_init import INIT_METHODS
+
+    return INIT_METHODS.get(method)(inp)
 
 
 # ---------------------------------------------------------------- the new model

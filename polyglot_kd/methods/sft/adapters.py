@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from polyglot_kd.methods.sft import (FitSetup, Fitted, count, language_part, prepare, register_method,
+from polyglot_kd.methods.sft.fit import (FitSetup, Fitted, count, language_part, prepare,
                                   save_head, split_params)
 from polyglot_kd.methods.sft.loop import Phase, run
 
@@ -20,7 +20,6 @@ def _lang_name(language: str) -> str:
     return f"lang_{language}"
 
 
-@register_method("adapters")
 def fit(model, setup: FitSetup) -> Fitted:
     import adapters
     from adapters import SeqBnConfig

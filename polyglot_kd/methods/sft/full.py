@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from polyglot_kd.methods.sft import FitSetup, Fitted, count, prepare, register_method, split_params
+from polyglot_kd.methods.sft.fit import FitSetup, Fitted, count, prepare, split_params
 from polyglot_kd.methods.sft.loop import Phase, run
 
 
-@register_method("full")
 def fit(model, setup: FitSetup) -> Fitted:
     o = setup.options
     prepare(model, o)

@@ -19,7 +19,7 @@ import logging
 
 import torch
 
-from polyglot_kd.methods.sft import (FitSetup, Fitted, count, language_part, prepare, register_method,
+from polyglot_kd.methods.sft.fit import (FitSetup, Fitted, count, language_part, prepare,
                                   save_head, split_params)
 from polyglot_kd.methods.sft.loop import Phase, run
 from polyglot_kd.methods.sft.sparse import SparseDiff
@@ -43,7 +43,6 @@ def top_k_masks(moved: dict[str, torch.Tensor], k: int) -> dict[str, torch.Tenso
     return masks
 
 
-@register_method("lt-sft")
 def fit(model, setup: FitSetup) -> Fitted:
     o = setup.options
     prepare(model, o)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from polyglot_kd.pipeline.build import inputs_hash
-from polyglot_kd.config import StackConfig
+from polyglot_kd.methods.stacking.config import StackConfig
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.core.pooling import mean_pool
 from polyglot_kd.methods.stacking.model import StackedModel, backbone_layers

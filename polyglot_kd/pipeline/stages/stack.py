@@ -17,7 +17,8 @@ from pathlib import Path
 
 from polyglot_kd.methods.stacking import self_distill as stack_train
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
-from polyglot_kd.config import KNOWN_STAGES, LanguageConfig
+from polyglot_kd.config import LanguageConfig
+from polyglot_kd.pipeline.stages import STAGES
 from polyglot_kd.data import bible
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.errors import PolyglotError
@@ -44,7 +45,7 @@ def student_language(config: LanguageConfig) -> str:
 
 def earlier_stages() -> list[str]:
     """Stages before this one whose model can be the backbone, newest first."""
-    return [s for s in reversed(KNOWN_STAGES[:KNOWN_STAGES.index(STAGE)])]
+    return [s for s in reversed(STAGES.names()[:STAGES.names().index(STAGE)])]
 
 
 def backbone_name(build: Build) -> str:
@@ -57,7 +58,7 @@ def backbone_name(build: Build) -> str:
 
 def resolve_backbone(build: Build) -> Path:
     name = backbone_name(build)
-    if name in KNOWN_STAGES:
+    if name in STAGES:
         path = build.model_dir(name)
         if path is None:
             raise PolyglotError(f"stack.backbone is {name!r} but the {name} stage of {build.config.code} has not "
@@ -69,7 +70,7 @@ def resolve_backbone(build: Build) -> Path:
 def inputs(build: Build) -> dict:
     c = build.config
     name = backbone_name(build)
-    upstream = (build.manifest(name) or {}).get("inputs_hash") if name in KNOWN_STAGES else None
+    upstream = (build.manifest(name) or {}).get("inputs_hash") if name in STAGES else None
     return {"stack": vars(c.stack), "backbone": name, "backbone_inputs": upstream, "source": c.source,
             "corpus": vars(c.corpus), "prefix": c.eval.prefix}
 
@@ -78,7 +79,7 @@ def preflight(config: LanguageConfig) -> list[str]:
     problems = corpus_problems(config)
     problems += [f"stack.mt_encoder: {p}" for p in spec_problems(config.stack.mt_encoder, student_language(config))]
     name = config.stack.backbone
-    if name in KNOWN_STAGES and KNOWN_STAGES.index(name) >= KNOWN_STAGES.index(STAGE):
+    if name in STAGES and STAGES.names().index(name) >= STAGES.names().index(STAGE):
         problems.append(f"stack.backbone: {name!r} comes after the stack stage; name an earlier one "
                         f"({', '.join(earlier_stages())}), 'auto' or a model")
     return problems

@@ -16,7 +16,8 @@ from polyglot_kd.pipeline import build
 from polyglot_kd.methods.embed_init import initialise as embed_init
 
 from polyglot_kd.methods.embed_init import word_vectors
-from polyglot_kd.config import EMBED_INIT_METHODS, EmbedInitConfig, parse_config
+from polyglot_kd.config import parse_config
+from polyglot_kd.methods.embed_init.config import EmbedInitConfig
 from polyglot_kd.data import bible
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.core.errors import ConfigError, PolyglotError
@@ -36,9 +37,6 @@ def tiny_factorised(rank=4, vocab=50, hidden=32) -> FactorisedBertModel:
                                num_attention_heads=4, intermediate_size=64, max_position_embeddings=64, pad_token_id=1)
     return FactorisedBertModel(cfg, add_pooling_layer=False).eval()
 
-
-def test_registry_matches_config():
-    assert set(embed_init.METHODS) == set(EMBED_INIT_METHODS)
 
 
 def test_factorised_embedding_saves_and_loads_with_the_model(tmp_path):

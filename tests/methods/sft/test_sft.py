@@ -9,7 +9,8 @@ import torch
 
 from polyglot_kd.config import FinetuneConfig
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.methods.sft import FitSetup, get_method, split_params
+from polyglot_kd.methods.sft import FINETUNE_METHODS
+from polyglot_kd.methods.sft.fit import FitSetup, split_params
 from polyglot_kd.methods.sft.lt_sft import top_k_masks
 from polyglot_kd.methods.sft.sparse import SparseDiff
 from tests.tiny import bert_encoder
@@ -164,7 +165,7 @@ def test_lt_sft_changes_only_masked_entries_and_stores_what_it_evaluates(tmp_pat
     theta0 = {n: p.detach().clone() for n, p in body.items()}
     options = FinetuneConfig(dense_epochs=3, sparse_epochs=4, density=0.1, learning_rate=3e-3, evals_per_epoch=1)
     setup = _tiny_tagging_setup(model, options, tmp_path)
-    fitted = get_method("lt-sft")(model, setup)
+    fitted = FINETUNE_METHODS.get("lt-sft")(model, setup)
     trainable = sum(p.numel() for n, p in body.items() if n != "embeddings.word_embeddings.weight")
     sft = SparseDiff.load(tmp_path / "out" / "sft.safetensors")
     assert sft.num_values == round(0.1 * trainable)
@@ -195,7 +196,7 @@ def test_lt_sft_composes_with_language_sfts(tmp_path):
     options = FinetuneConfig(dense_epochs=1, sparse_epochs=1, density=0.1, learning_rate=1e-3)
     setup = _tiny_tagging_setup(model, options, tmp_path)
     setup.test_languages = ("tr",)
-    fitted = get_method("lt-sft")(model, setup)
+    fitted = FINETUNE_METHODS.get("lt-sft")(model, setup)
     assert fitted.composition == "language SFT + task SFT"
     task = SparseDiff.load(tmp_path / "out" / "sft.safetensors")
     en = SparseDiff.load(tmp_path / "model" / "language-sft" / "en" / "sft.safetensors")
@@ -216,7 +217,7 @@ def test_adapters_train_only_adapter_and_head(tmp_path):
     model = _tiny_tagger()
     before = {n: p.detach().clone() for n, p in model.named_parameters() if not n.startswith("classifier")}
     options = FinetuneConfig(epochs=3, adapter_learning_rate=1e-2, adapter_reduction_factor=4)
-    fitted = get_method("adapters")(model, _tiny_tagging_setup(model, options, tmp_path))
+    fitted = FINETUNE_METHODS.get("adapters")(model, _tiny_tagging_setup(model, options, tmp_path))
     after = dict(model.named_parameters())
     assert all(torch.equal(after[n], p) for n, p in before.items())
     assert fitted.composition == "task adapter only"
@@ -237,7 +238,7 @@ def test_madx_stacks_language_and_task_adapters(tmp_path):
     options = FinetuneConfig(epochs=1, adapter_learning_rate=1e-2, adapter_reduction_factor=4)
     setup = _tiny_tagging_setup(model, options, tmp_path)
     setup.test_languages = ("tr",)
-    fitted = get_method("adapters")(model, setup)
+    fitted = FINETUNE_METHODS.get("adapters")(model, setup)
     assert fitted.composition == "Stack(language, task)"
     assert str(model.active_adapters) == "Stack[lang_en, task]"
     fitted.use_language("tr")
@@ -247,5 +248,5 @@ def test_madx_stacks_language_and_task_adapters(tmp_path):
 
 
 def test_unknown_method_lists_known():
-    with pytest.raises(PolyglotError, match="unknown training method 'lora'.*adapters, full, lt-sft"):
-        get_method("lora")
+    with pytest.raises(PolyglotError, match="unknown training method 'lora'.*full, lt-sft, adapters"):
+        FINETUNE_METHODS.get("lora")

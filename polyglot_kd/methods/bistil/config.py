@@ -1,0 +1,107 @@
+"""Settings of BiStil distillation, phase 1 (the student) and phase 2 (task distillation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from polyglot_kd.methods.bistil import LOSSES
+
+LAYER_SELECTIONS = ("bottom", "regular", "list")
+
+
+@dataclass
+class DistillConfig:
+    """BiStil-style bilingual distillation of a shallower student from the trimmed teacher."""
+
+    student_layers: int = 6
+    """Number of student layers (ignored with layer_selection 'list')."""
+    layer_selection: str = "bottom"
+    """'bottom' (the first layers: keeps far more before training on this teacher), 'regular'
+    (BiStil: every f-th layer) or 'list' (the teacher layers in `layers`)."""
+    layers: list[int] = field(default_factory=list)
+    """Teacher layers (0-based) for layer_selection 'list'."""
+    hidden_size: int = 0
+    """Student width; 0 keeps the teacher's. Narrower embeddings come from the teacher's SVD."""
+    steps: int = 1800
+    """Optimiser steps (each one batch of one language; the languages alternate)."""
+    time_budget_minutes: float = 29.0
+    """Stop after this many minutes of training (0: no limit); the model is saved either way. With a
+    budget the learning rate decays by whichever is further along, steps or minutes. With the default
+    losses, 1,800 steps / 29 minutes on a 2-core CPU kept 100.8% (pt) and 97.5% (sw, 1,749 steps) of
+    the teacher's retrieval; a GPU does the 1,800 steps well inside the budget."""
+    batch_size: int = 32
+    max_length: int = 128
+    lr: float = 1e-4
+    warmup_steps: int = 50
+    grad_accum: int = 1
+    pooled_weight: float = 1.0
+    """Weight of the loss on the normalised mean-pooled sentence embedding."""
+    pooled_loss: str = "mse"
+    """'mse' or 'cosine'."""
+    cross_lingual: bool = True
+    """Target-language batches also pull the student's embedding towards the teacher's embedding of
+    the English translation (parallel verses)."""
+    contrastive_weight: float = 0.0
+    """Weight of the in-batch contrastive loss between the student's target sentences and the
+    teacher's embeddings of their English translations."""
+    contrastive_temperature: float = 0.05
+    hidden_weight: float = 1.0
+    """Weight of the hidden-state MSE between student layer i and the teacher layer it was cut from.
+    With the pooled loss it lifts pt retrieval after 300 steps from 85.0 to 89.1 (scripts/
+    distill_loss_ablation.py). A student with its own tokenizer (embed-init) skips it."""
+    attention_weight: float = 1.0
+    """Weight of the attention-distribution loss on the same layer pairs (skipped like hidden_weight)."""
+    attention_loss: str = "mse"
+    """'mse' or 'kl'."""
+    checkpoint_every: int = 200
+    eval_every: int = 100
+    """Dev-set retrieval (Acts) every N steps for the curve; 0: none."""
+    cpu_bf16: bool = True
+    """bf16 autocast on CPUs with native bf16 (AVX512-BF16, AMX): about 1.4x faster steps on this
+    machine's CPU; a GPU always uses bf16."""
+    eval_items: int = 300
+    seed: int = 0
+    task_temperature: float = 2.0
+    """Phase 2 (task distillation, finetune method 'lt-sft-kd'): temperature T of the soft
+    cross-entropy against the task-tuned teacher's logits (BiStil: 2)."""
+    task_soft_weight: float = 1.0
+    """Phase 2: weight of that soft cross-entropy (labelled positions only)."""
+    task_hard_weight: float = 0.0
+    """Phase 2: weight of the ordinary cross-entropy on the gold labels (BiStil: none)."""
+    task_hidden_weight: float = 1.0
+    """Phase 2: weight of the hidden-state MSE between each student layer and the task-tuned
+    teacher layer it was cut from (skipped for a narrower student)."""
+    task_attention_weight: float = 1.0
+    """Phase 2: weight of the attention loss (`attention_loss`) on the same layer pairs."""
+
+    def check(self) -> list[str]:
+        problems = []
+        if not self.task_temperature > 0:
+            problems.append(f"distill.task_temperature: {self.task_temperature} must be > 0")
+        for key in ("task_soft_weight", "task_hard_weight", "task_hidden_weight", "task_attention_weight"):
+            if getattr(self, key) < 0:
+                problems.append(f"distill.{key}: {getattr(self, key)} must be >= 0")
+        if self.task_soft_weight + self.task_hard_weight + self.task_hidden_weight + self.task_attention_weight <= 0:
+            problems.append("distill: every task_*_weight is 0: phase 2 has nothing to learn")
+        if self.layer_selection not in LAYER_SELECTIONS:
+            problems.append(f"distill.layer_selection: {self.layer_selection!r} is not one of {list(LAYER_SELECTIONS)}")
+        if self.layer_selection == "list" and not self.layers:
+            problems.append("distill.layers: layer_selection 'list' needs a non-empty list of teacher layers")
+        if self.layer_selection != "list" and self.student_layers < 1:
+            problems.append(f"distill.student_layers: {self.student_layers} must be >= 1")
+        for key in ("steps", "batch_size", "max_length", "grad_accum", "checkpoint_every", "eval_items"):
+            if getattr(self, key) < 1:
+                problems.append(f"distill.{key}: {getattr(self, key)} must be >= 1")
+        if self.hidden_size < 0:
+            problems.append(f"distill.hidden_size: {self.hidden_size} must be >= 0 (0 keeps the teacher's width)")
+        for key, loss in (("pooled_loss", "pooled"), ("attention_loss", "attention")):
+            kinds = LOSSES.info(loss)["kinds"]
+            if getattr(self, key) not in kinds:
+                problems.append(f"distill.{key}: {getattr(self, key)!r} is not one of {list(kinds)}")
+        if self.pooled_weight + self.hidden_weight + self.attention_weight + self.contrastive_weight <= 0:
+            problems.append("distill: every loss weight is 0: nothing to learn")
+        if not self.contrastive_temperature > 0:
+            problems.append(f"distill.contrastive_temperature: {self.contrastive_temperature} must be > 0")
+        if not self.lr > 0:
+            problems.append(f"distill.lr: {self.lr} must be > 0")
+        return problems
