@@ -11,19 +11,16 @@ same inputs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import platform
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 from polyglot_kd.config import LanguageConfig
+from polyglot_kd.core.files import inputs_hash, versions, write_json_atomic
 from polyglot_kd.core.errors import ConfigError, PolyglotError, did_you_mean
 from polyglot_kd.pipeline.stages import STAGES
 
@@ -33,7 +30,6 @@ MANIFEST = "manifest.json"
 RESOLVED_CONFIG = "config.json"
 MODEL_DIR = "model"
 PARTIAL_INPUTS = ".inputs_hash"  # in a .partial folder: the inputs it was started for (resumable stages)
-TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "numpy", "polyglot-kd")
 
 
 def stage_module(name: str):
@@ -62,25 +58,6 @@ class Build:
 
     def finished_models(self) -> dict[str, Path]:
         return {s: p for s in STAGES if (p := self.model_dir(s)) is not None}
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in TRACKED_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    try:
-        out["git"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                    cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        out["git"] = "unknown"
-    return out
-
-
-def inputs_hash(inputs: dict) -> str:
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def preflight(config: LanguageConfig, stages: list[str]) -> None:
@@ -151,9 +128,3 @@ def _swap_into_place(partial: Path, final: Path) -> None:
         final.rename(old)
     partial.rename(final)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    tmp.rename(path)

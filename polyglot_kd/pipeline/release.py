@@ -10,7 +10,6 @@ differences, adapters: whatever a stage leaves in `builds/<lang>/<stage>/artifac
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import logging
@@ -18,7 +17,8 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-from polyglot_kd.pipeline.build import MANIFEST, Build, versions
+from polyglot_kd.core.files import package_version, sha256, versions
+from polyglot_kd.pipeline.build import MANIFEST, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.pipeline.stages import STAGES, model_stages
 from polyglot_kd.core.errors import PolyglotError
@@ -154,8 +154,8 @@ def write_sentence_transformers_layout(folder: Path, hidden_size: int, max_seq_l
         "word_embedding_dimension": hidden_size, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
         "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False})
     _write_json(folder / "config_sentence_transformers.json", {
-        "__version__": {"sentence_transformers": _version("sentence-transformers"), "transformers": _version("transformers"),
-                        "pytorch": _version("torch")},
+        "__version__": {"sentence_transformers": package_version("sentence-transformers"), "transformers": package_version("transformers"),
+                        "pytorch": package_version("torch")},
         # the prefix the scores were measured with becomes the default prompt
         "prompts": {"retrieval": prefix} if prefix else {},
         "default_prompt_name": "retrieval" if prefix else None,
@@ -192,14 +192,6 @@ def released_files(folder: Path) -> list[str]:
         if path.is_file() and not any(p.startswith(".") for p in rel.parts) and rel.as_posix() not in NOT_RELEASED | {CHECKSUMS}:
             out.append(rel.as_posix())
     return sorted(out)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_checksums(folder: Path) -> Path:
@@ -305,7 +297,7 @@ def build_card(build: Build, stage: str, folder: Path, teacher_vocab: int, speed
         teacher_vocab_size=teacher_vocab, weights_bytes=sum(f.stat().st_size for f in folder.glob("*.safetensors")),
         max_seq_length=cfg.eval.max_length, prefix=cfg.eval.prefix, scores=scores, comparison=comparison,
         stages=stages, data=data_lines(cfg), speed=speed, artifacts=artifacts, pooling_switch=_accepts_pooling_switch(folder),
-        versions=versions() | {k: _version(k) for k in ("sentence-transformers", "huggingface_hub", "safetensors")},
+        versions=versions() | {k: package_version(k) for k in ("sentence-transformers", "huggingface_hub", "safetensors")},
     )
 
 
@@ -379,10 +371,3 @@ def rescore(folder: Path, config: LanguageConfig) -> dict[str, float]:
 def _write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from polyglot_kd.pipeline.build import versions, write_json_atomic
+from polyglot_kd.core.files import model_fingerprint, versions, write_json_atomic
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.methods.sft import FINETUNE_METHODS
 from polyglot_kd.methods.sft.fit import FitSetup
@@ -88,7 +88,6 @@ def _max_positions(model_dir: Path) -> int:
 
 
 def seed_key(model_dir: Path, task: Task, method: str, options, splits: TaskSplits, seed: int, extra=None) -> str:
-    from polyglot_kd.pipeline.stages.evaluate import model_fingerprint
 
     opts = {k: v for k, v in dataclasses.asdict(options).items() if k not in ("seeds", "method")}
     data = hashlib.sha256(json.dumps([d.examples for d in (splits.train, splits.dev, *splits.tests.values())],
@@ -102,7 +101,6 @@ def seed_key(model_dir: Path, task: Task, method: str, options, splits: TaskSpli
 def _kd_extra(task: Task, model_dir: Path, method: str, kd_options) -> list | None:
     """What lt-sft-kd's result also depends on: the teacher's files and the [distill] task_* options."""
     from polyglot_kd.methods.bistil import task_kd as kd
-    from polyglot_kd.pipeline.stages.evaluate import model_fingerprint
 
     if method != kd.METHOD:
         return None

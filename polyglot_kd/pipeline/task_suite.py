@@ -17,7 +17,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from polyglot_kd.pipeline.build import Build, versions, write_json_atomic
+from polyglot_kd.core.files import versions, write_json_atomic
+from polyglot_kd.pipeline.build import Build
 from polyglot_kd.config import FinetuneConfig, LanguageConfig, known_languages, load_language, parse_config
 from polyglot_kd.core.errors import ConfigError, PolyglotError
 from polyglot_kd.tasks import parse_tasks, results

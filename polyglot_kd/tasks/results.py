@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from polyglot_kd.pipeline.build import write_json_atomic
+from polyglot_kd.core.files import write_json_atomic
 
 FROZEN = "frozen"
 

@@ -82,7 +82,7 @@ def task_teacher(task, teacher_dir: Path, finetune, splits, seed: int, device, w
     """The task-tuned teacher: `teacher_dir` + its LT-SFT and head for this task and seed, frozen (trained
     once by the suite's runner, cached); with `with_sft`, (teacher, its task SFT). Stage 2 of stacking
     uses both (`polyglot_kd/stack_task.py`)."""
-    from polyglot_kd.pipeline.build import write_json_atomic
+    from polyglot_kd.core.files import write_json_atomic
     from polyglot_kd.pipeline import task_runs as runner
     from polyglot_kd.methods.sft.sparse import SparseDiff
     from polyglot_kd.core.paths import cache_dir

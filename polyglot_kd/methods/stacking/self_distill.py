@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from polyglot_kd.pipeline.build import inputs_hash
+from polyglot_kd.core.files import inputs_hash
 from polyglot_kd.methods.stacking.config import StackConfig
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.core.pooling import mean_pool

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from polyglot_kd.pipeline.build import inputs_hash
+from polyglot_kd.core.files import inputs_hash
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.methods.stacking.model import StackedModel
 from polyglot_kd.engine.trainer import Trainer, TrainSettings

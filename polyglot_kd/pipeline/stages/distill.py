@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from polyglot_kd.methods.bistil import losses
-from polyglot_kd.pipeline.build import MODEL_DIR, Build, inputs_hash
+from polyglot_kd.core.files import inputs_hash
+from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import bible
 from polyglot_kd.pipeline.checks import corpus_problems

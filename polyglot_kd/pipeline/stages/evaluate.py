@@ -17,7 +17,8 @@ from polyglot_kd.methods.stacking import model as stacking
 
 
 from polyglot_kd.methods.trim import vocab as trimming
-from polyglot_kd.pipeline.build import Build, write_json_atomic
+from polyglot_kd.core.files import model_fingerprint, write_json_atomic
+from polyglot_kd.pipeline.build import Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.loading import load_encoder, load_model_and_tokenizer
@@ -40,16 +41,6 @@ def inputs(build: Build) -> dict:
 
 def preflight(config: LanguageConfig) -> list[str]:
     return corpus_problems(config)
-
-
-def model_fingerprint(path: Path) -> str:
-    """Changes whenever the model's files change (names, sizes, modification times)."""
-    h = hashlib.sha256(str(path.resolve()).encode())
-    for f in sorted(path.iterdir()):
-        if f.is_file():
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:24]
 
 
 def _dataset_key(task, dataset) -> list:
