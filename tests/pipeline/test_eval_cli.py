@@ -9,32 +9,10 @@ import pytest
 from polyglot_kd.pipeline import build
 from polyglot_kd.cli import main
 from polyglot_kd.config import load_language
-from polyglot_kd.data import bible, postags, udhr, wordlists
-from polyglot_kd.data.bible import ParallelSet
-from polyglot_kd.data.tagged import TaggedSentence
-from polyglot_kd.tasks import pos
-from tests.tiny import CORPUS, save_tiny_model
+from tests.tiny import save_tiny_model
 
-EN = ["the cat sleeps on the sofa", "the dog runs in the garden", "a bird sings in the morning"]
-PT = ["o gato dorme no sofá", "o cão corre no jardim", "um pássaro canta de manhã"]
 FAST = ["--seeds", "1,2", "--set", "train_examples=0", "--set", "batch_size=4", "--set", "epochs=1",
         "--set", "learning_rate=0.001", "--set", "max_length=32"]
-
-
-def _tagged(sentences: list[str], shift: int = 0) -> list[TaggedSentence]:
-    """Every word gets a tag from its length, so a model can learn it and all 12 tags occur."""
-    out = []
-    for s in sentences:
-        words = tuple(s.split())
-        out.append(TaggedSentence(words, tuple(postags.UNIVERSAL[(len(w) + shift) % 12] for w in words)))
-    return out
-
-
-@pytest.fixture
-def tiny_pos(monkeypatch):
-    corpus = list(dict.fromkeys(CORPUS))
-    monkeypatch.setattr(pos, "english", lambda split, limit: _tagged(corpus[:6] if split == "dev" else corpus * 2))
-    monkeypatch.setattr(pos, "target_sentences", lambda lang: tuple(_tagged(corpus[6:])))
 
 
 def test_eval_a_model_directory_on_pos(tmp_path, tiny_pos, monkeypatch, capsys):
@@ -58,26 +36,6 @@ def test_eval_a_model_directory_on_pos(tmp_path, tiny_pos, monkeypatch, capsys):
           "--workdir", str(tmp_path / "builds"), *FAST])
     again = json.loads((tmp_path / "builds/models/tasks/mymodel/pos.tr.lt-sft.json").read_text())
     assert again["values"] == record["values"]
-
-
-@pytest.fixture
-def tiny_build(tmp_path, monkeypatch):
-    teacher = save_tiny_model(tmp_path / "teacher")
-    langs = tmp_path / "languages"
-    langs.mkdir()
-    (langs / "pt.toml").write_text(f'name = "Portuguese"\nteacher = "{teacher}"\n[corpus]\nbible = "a"\n'
-                                   'udhr = "por_BR"\n[trim]\ntop_n = 40\n')
-    monkeypatch.setenv("POLYGLOT_KD_LANGUAGES", str(langs))
-    monkeypatch.setenv("POLYGLOT_KD_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(bible, "verses", lambda code, split: (EN if code == "4" else PT) * 10)
-    monkeypatch.setattr(bible, "parallel", lambda s, t, split, max_items=None, seed=0: ParallelSet(f"bible-{split}", EN, PT))
-    monkeypatch.setattr(bible, "translations", lambda: frozenset({"4", "a"}))
-    monkeypatch.setattr(udhr, "parallel", lambda s, t: ParallelSet("udhr", EN[:2], PT[:2]))
-    monkeypatch.setattr(udhr, "declaration_codes", lambda: ["eng", "por_BR"])
-    monkeypatch.setattr(wordlists, "load", lambda name, lang, size: [(w, 1 / len(CORPUS)) for w in CORPUS[:6]])
-    workdir = tmp_path / "builds"
-    build.run_build(load_language("pt"), workdir, ["trim", "eval"])
-    return workdir
 
 
 def test_eval_a_build_extends_its_report(tiny_build, tiny_pos, capsys):

@@ -13,33 +13,6 @@ from polyglot_kd.pipeline import task_runs as runner
 from polyglot_kd.tasks import get_task, task_names
 from tests.tiny import save_tiny_model
 
-XNLI_HEADER = ("language\tgold_label\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\t"
-               "sentence2_parse\tsentence1\tsentence2\tpromptID\tpairID\tgenre\tlabel1\tlabel2\tlabel3\tlabel4\t"
-               "label5\tsentence1_tokenized\tsentence2_tokenized\tmatch")
-
-
-def _xnli_row(lang, label, s1, s2):
-    return "\t".join([lang, label, "(", "(", "(", "(", s1, s2, "1", "1", "fiction", label, label, label, label,
-                      label, s1, s2, "True"])
-
-
-@pytest.fixture
-def xnli_dir(tmp_path):
-    root = tmp_path / "XNLI-1.0"
-    root.mkdir()
-    rows = [("en", "entailment", "the cat sleeps on the sofa", "a cat sleeps"),
-            ("en", "contradiction", "the dog runs in the garden", "the dog sleeps"),
-            ("en", "neutral", "a bird sings in the morning", "a bird sings a song"),
-            ("de", "entailment", "die Katze schläft auf dem Sofa", "eine Katze schläft"),
-            ("de", "contradiction", "der Hund läuft im Garten", "der Hund schläft"),
-            ("de", "neutral", "ein Vogel singt am Morgen", "ein Vogel singt ein Lied")]
-    for split in ("dev", "test"):
-        (root / f"xnli.{split}.tsv").write_text("\n".join([XNLI_HEADER] + [_xnli_row(*r) for r in rows]) + "\n")
-    train = [{"gold_label": g, "sentence1": a, "sentence2": b, "pairID": str(i)}
-             for i, (_, g, a, b) in enumerate(rows[:3] * 4)] + [{"gold_label": "-", "sentence1": "x", "sentence2": "y"}]
-    (tmp_path / "multinli_1.0_train.jsonl").write_text("\n".join(json.dumps(r) for r in train) + "\n")
-    return tmp_path
-
 
 def test_registry_lists_every_task_with_a_metric():
     for name in task_names():

@@ -13,7 +13,6 @@ from polyglot_kd.cli import main
 from polyglot_kd.config import DistillConfig, load_language
 from polyglot_kd.methods.bistil import task_kd as kd
 from polyglot_kd.pipeline import task_runs as runner
-from tests.pipeline.test_eval_cli import tiny_build, tiny_pos  # noqa: F401 (fixtures)
 
 
 def _tagger(layers=2, seed=0):

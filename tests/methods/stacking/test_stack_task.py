@@ -13,7 +13,6 @@ from polyglot_kd.pipeline import task_runs as runner
 from polyglot_kd.core.loading import load_tokenizer
 from polyglot_kd.tasks import get_task
 from tests.methods.stacking.test_stacking import parts, stacked  # noqa: F401 (fixture)
-from tests.tasks.test_xtreme import xnli_dir  # noqa: F401 (fixture)
 
 FAST = FinetuneConfig(seeds=[1], train_examples=0, dense_epochs=1, sparse_epochs=2, batch_size=4, learning_rate=1e-3,
                       max_length=32, cpu_bf16=False)
