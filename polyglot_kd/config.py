@@ -136,6 +136,8 @@ class LanguageConfig:
         for stage in self.stages:
             if problem := STAGES.problem(stage, "stages"):
                 problems.append(problem)
+        if not LANGUAGE_CODE.fullmatch(self.code):
+            problems.append(f"code: {self.code!r} does not look like a language code (e.g. 'pt', 'pt-BR')")
         if self.source == self.code:
             problems.append(f"source: {self.source!r} is the target language itself")
         return (problems + self.corpus.check() + self.trim.check() + self.embed_init.check() + self.distill.check() + self.stack.check()
@@ -154,8 +156,19 @@ def known_languages() -> list[str]:
     return sorted(p.stem for p in languages_dir().glob("*.toml"))
 
 
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+"""ISO 639 letters, then optional region / script subtags (pt, pt-BR, zh-Hant): never a path."""
+
+
+def check_code(code: str) -> None:
+    if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
+        raise PolyglotError(f"language code {code!r} does not look like a language code; expected 2-3 lowercase "
+                            "letters and optional subtags such as 'pt', 'pt-BR' or 'zh-Hant' (no path separators, no '..')")
+
+
 def load_language(code: str, overrides: dict | None = None) -> LanguageConfig:
     """Load and check `languages/<code>.toml`; `overrides` (nested dict) wins over the file."""
+    check_code(code)
     path = languages_dir() / f"{code}.toml"
     if not path.is_file():
         known = known_languages()

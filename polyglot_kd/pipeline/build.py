@@ -6,7 +6,9 @@ a stage whose manifest matches its current inputs, redoes one whose inputs chang
 redoes it anyway. A stage works in `<lang>/.<stage>.partial/` and is renamed into place when done,
 so an interrupted build leaves nothing that looks finished and loses nothing that was. A stage
 marked RESUMABLE (training) keeps its .partial folder, checkpoints included, for a rerun with the
-same inputs.
+same inputs (also a rerun of an interrupted `--force`, with or without `--force`). Before the
+manifest is written, the stage's model files are checked (readable, finite, shaped as configured)
+and their SHA-256 recorded. One process at a time builds a language (`pipeline.lock`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from polyglot_kd.config import LanguageConfig
-from polyglot_kd.core.files import inputs_hash, versions, write_json_atomic
+from polyglot_kd.core.files import inputs_hash, sha256, versions, write_json_atomic
+from polyglot_kd.core.weights import check_weights
 from polyglot_kd.core.errors import ConfigError, PolyglotError, did_you_mean
+from polyglot_kd.pipeline.lock import build_lock
 from polyglot_kd.pipeline.stages import STAGES
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,7 @@ MANIFEST = "manifest.json"
 RESOLVED_CONFIG = "config.json"
 MODEL_DIR = "model"
 PARTIAL_INPUTS = ".inputs_hash"  # in a .partial folder: the inputs it was started for (resumable stages)
+PARTIAL_FORCED = ".forced"  # in a .partial folder: started by --force, so a rerun resumes it instead of skipping
 
 
 def stage_module(name: str):
@@ -75,9 +80,32 @@ def run_build(config: LanguageConfig, workdir: Path, stages: list[str], force: s
     for stage in stages:
         stage_module(stage)  # unknown names fail here, before anything runs
     preflight(config, order)
-    build = Build(config, Path(workdir) / config.code)
-    build.root.mkdir(parents=True, exist_ok=True)
-    return {stage: run_stage(build, stage, force="all" in force or stage in force) for stage in order}
+    build = Build(config, language_root(workdir, config.code))
+    fresh = not build.root.exists()
+    try:
+        with build_lock(build.root):
+            return {stage: run_stage(build, stage, force="all" in force or stage in force) for stage in order}
+    except BaseException:
+        if fresh:
+            _remove_if_empty(build.root)
+        raise
+
+
+def language_root(workdir: Path, code: str) -> Path:
+    """`<workdir>/<code>`, refusing a code that would lead anywhere else (`..`, a path separator)."""
+    workdir = Path(workdir)
+    root = workdir / code
+    if not code or code in (".", "..") or Path(code).name != code or "/" in code or "\\" in code:
+        raise PolyglotError(f"language code {code!r} is not a plain name; expected letters such as 'pt' or 'pt-BR'")
+    if root.resolve().parent != workdir.resolve():
+        raise PolyglotError(f"language code {code!r} leads outside the work directory {workdir}")
+    return root
+
+
+def _remove_if_empty(root: Path) -> None:
+    """A build that failed before any stage finished leaves no folder behind (only its lock file)."""
+    if root.is_dir() and all(p.name == ".lock" for p in root.iterdir()):
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def run_stage(build: Build, stage: str, force: bool = False) -> dict:
@@ -85,36 +113,47 @@ def run_stage(build: Build, stage: str, force: bool = False) -> dict:
     inputs = module.inputs(build)
     digest = inputs_hash(inputs)
     done = build.manifest(stage)
-    if done and not force and done.get("inputs_hash") == digest:
+    partial = build.root / f".{stage}.partial"
+    marker = partial / PARTIAL_INPUTS
+    resumable = getattr(module, "RESUMABLE", False)
+    interrupted_force = resumable and (partial / PARTIAL_FORCED).is_file() and _read(marker) == digest
+    if done and not force and done.get("inputs_hash") == digest and not interrupted_force:
         log.info("%s/%s: already built (%s), skipping; --force %s redoes it", build.config.code, stage,
                  build.stage_dir(stage), stage)
         return done
     if done and not force:
         log.info("%s/%s: its inputs changed since it was built: rebuilding", build.config.code, stage)
-    partial = build.root / f".{stage}.partial"
-    marker = partial / PARTIAL_INPUTS
-    resumable = getattr(module, "RESUMABLE", False) and not force
-    if resumable and marker.is_file() and marker.read_text() == digest:
+    if resumable and _read(marker) == digest and (not force or interrupted_force):
         log.info("%s/%s: resuming the interrupted run in %s", build.config.code, stage, partial)
     else:
         shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of other inputs
         partial.mkdir(parents=True)
+        if force:
+            (partial / PARTIAL_FORCED).touch()
         marker.write_text(digest)
     log.info("%s/%s: running", build.config.code, stage)
     started = time.time()
-    metrics = module.run(build, partial)
+    try:
+        metrics = module.run(build, partial)
+        files = _checked_files(partial)
+    except BaseException:
+        if not resumable:  # nothing in it can be reused: leave no half-written folder behind
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
     manifest = {
         "stage": stage,
         "language": build.config.code,
         "inputs_hash": digest,
         "inputs": inputs,
         "metrics": metrics,
+        "files": files,
         "versions": versions(),
         "seconds": round(time.time() - started, 2),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (partial / RESOLVED_CONFIG).write_text(json.dumps(build.config.to_dict(), indent=2, ensure_ascii=False))
     marker.unlink()
+    (partial / PARTIAL_FORCED).unlink(missing_ok=True)
     write_json_atomic(partial / MANIFEST, manifest)
     _swap_into_place(partial, build.stage_dir(stage))
     log.info("%s/%s: done in %.1f s -> %s", build.config.code, stage, manifest["seconds"], build.stage_dir(stage))
@@ -128,3 +167,19 @@ def _swap_into_place(partial: Path, final: Path) -> None:
         final.rename(old)
     partial.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def _checked_files(partial: Path) -> dict[str, str]:
+    """SHA-256 of every file the stage wrote, after checking the weights of its model folder."""
+    model = partial / MODEL_DIR
+    if model.is_dir() and any(model.glob("*.safetensors")):
+        check_weights(model)
+    return {p.relative_to(partial).as_posix(): sha256(p) for p in sorted(partial.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}

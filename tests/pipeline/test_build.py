@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from polyglot_kd.core.files import sha256
 from polyglot_kd.pipeline import build
 from polyglot_kd.cli import main
 from polyglot_kd.core.loading import load_model_and_tokenizer
@@ -14,7 +15,7 @@ def test_build_writes_exactly_these_files(tiny_world):
     config, workdir = tiny_world
     build.run_build(config, workdir, ["trim", "eval"])
     files = sorted(str(p.relative_to(workdir)) for p in workdir.rglob("*") if p.is_file())
-    assert files == sorted([
+    assert files == sorted(["pt/.lock",
         "pt/trim/manifest.json", "pt/trim/config.json", "pt/trim/kept_ids.npy",
         "pt/trim/model/config.json", "pt/trim/model/model.safetensors", "pt/trim/model/tokenizer.json",
         "pt/trim/model/tokenizer_config.json", "pt/trim/model/special_tokens_map.json",
@@ -23,6 +24,7 @@ def test_build_writes_exactly_these_files(tiny_world):
     manifest = json.loads((workdir / "pt/trim/manifest.json").read_text())
     assert manifest["metrics"]["vocab_after"] < manifest["metrics"]["vocab_before"]
     assert {"torch", "transformers", "git"} <= manifest["versions"].keys()
+    assert manifest["files"]["model/model.safetensors"] == sha256(workdir / "pt/trim/model/model.safetensors")
     report = json.loads((workdir / "pt/eval/report.json").read_text())
     assert set(report["models"]) == {"teacher", "trim"}
     assert report["datasets"] == {"bible-test": 3, "udhr": 2}
@@ -63,9 +65,9 @@ def test_interrupted_stage_leaves_nothing_finished_and_rerun_completes(tiny_worl
     config.trim.top_n = 20
     with pytest.raises(KeyboardInterrupt):
         build.run_build(config, workdir, ["trim"])
-    # the earlier finished build is intact; the half-done one is only a .partial folder
+    # the earlier finished build is intact; the half-done one (nothing in it to resume) is gone
     assert json.loads((workdir / "pt/trim/manifest.json").read_text())["inputs"]["trim"]["top_n"] == 40
-    assert (workdir / "pt/.trim.partial").is_dir()
+    assert not (workdir / "pt/.trim.partial").exists()
     monkeypatch.setattr(trim_module, "run", real_run)
     done = build.run_build(config, workdir, ["trim"])["trim"]
     assert done["inputs"]["trim"]["top_n"] == 20 and not (workdir / "pt/.trim.partial").exists()

@@ -1,0 +1,141 @@
+"""Builds that survive concurrent runs, kills, corrupt files and hostile language codes."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+
+import pytest
+from safetensors.torch import load_file, save_file
+
+from polyglot_kd.config import load_language
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.weights import check_weights
+from polyglot_kd.engine.trainer import Trainer
+from polyglot_kd.pipeline import build
+from polyglot_kd.pipeline.lock import LOCK_FILE, BuildLocked, build_lock
+
+
+def test_a_second_build_of_the_language_is_refused_naming_the_first(tiny_world):
+    config, workdir = tiny_world
+    root = workdir / config.code
+    with build_lock(root):
+        with pytest.raises(BuildLocked, match=rf"another build of pt is running .*pid {os.getpid()} on "):
+            build.run_build(config, workdir, ["trim"])
+    assert not (root / "trim").exists()
+    build.run_build(config, workdir, ["trim"])  # free again once the first is done
+    assert (root / "trim/manifest.json").is_file()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_warning(tiny_world, caplog):
+    config, workdir = tiny_world
+    root = workdir / config.code
+    root.mkdir(parents=True)
+    (root / LOCK_FILE).write_text(json.dumps({"pid": 2 ** 22 + 12345, "host": os.uname().nodename, "started": "then"}))
+    with caplog.at_level(logging.WARNING):
+        build.run_build(config, workdir, ["trim"])
+    assert "no longer running" in caplog.text and "then" in caplog.text
+
+
+def test_the_os_lock_is_what_counts_not_the_file(tmp_path):
+    fd = os.open(tmp_path / LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(BuildLocked, match="holder unknown"):
+            with build_lock(tmp_path):
+                pass
+    finally:
+        os.close(fd)
+    with build_lock(tmp_path):  # released with its descriptor, as on a kill
+        pass
+
+
+@pytest.mark.parametrize("code", ["../evil", "..", "pt/../../x", "/tmp/x", "PT", "p", "pt-"])
+def test_language_codes_that_are_not_codes_are_refused(code):
+    with pytest.raises(PolyglotError, match="does not look like a language code"):
+        load_language(code)
+
+
+def test_no_build_folder_leaves_the_work_directory(tmp_path):
+    for code in ("..", "../evil", "a/b", "."):
+        with pytest.raises(PolyglotError):
+            build.language_root(tmp_path, code)
+    assert build.language_root(tmp_path, "pt-BR") == tmp_path / "pt-BR"
+
+
+def test_a_failed_stage_leaves_no_partial_and_a_failed_first_build_no_folder(tiny_world, monkeypatch):
+    config, workdir = tiny_world
+    trim = build.stage_module("trim")
+
+    def broken(b, out):
+        (out / "half.bin").write_bytes(b"x")
+        raise PolyglotError("boom")
+
+    monkeypatch.setattr(trim, "run", broken)
+    with pytest.raises(PolyglotError, match="boom"):
+        build.run_build(config, workdir, ["trim"])
+    assert not (workdir / config.code).exists()
+
+
+def test_weights_with_nan_are_refused_before_the_manifest(tiny_world, monkeypatch):
+    config, workdir = tiny_world
+    trim = build.stage_module("trim")
+    real_run = trim.run
+
+    def poisoned(b, out):
+        metrics = real_run(b, out)
+        path = out / build.MODEL_DIR / "model.safetensors"
+        tensors = load_file(path)
+        name = next(n for n in tensors if n.endswith("word_embeddings.weight"))
+        tensors[name][0, :3] = float("nan")
+        save_file(tensors, path)
+        return metrics
+
+    monkeypatch.setattr(trim, "run", poisoned)
+    with pytest.raises(PolyglotError, match=r"word_embeddings.weight' holds 3 NaN/inf"):
+        build.run_build(config, workdir, ["trim"])
+    assert not (workdir / "pt/trim").exists() and not (workdir / "pt/.trim.partial").exists()
+
+
+def test_truncated_and_misshapen_weights_are_named(tiny_world, tmp_path):
+    config, workdir = tiny_world
+    build.run_build(config, workdir, ["trim"])
+    model = workdir / "pt/trim/model"
+    check_weights(model)
+    cfg = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(cfg | {"vocab_size": cfg["vocab_size"] + 1}))
+    with pytest.raises(PolyglotError, match="config.json says vocab_size"):
+        check_weights(model)
+    (model / "config.json").write_text(json.dumps(cfg))
+    data = (model / "model.safetensors").read_bytes()
+    (model / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(PolyglotError, match="truncated or corrupt"):
+        check_weights(model)
+
+
+def test_an_interrupted_forced_distill_resumes_with_or_without_force(tiny_world, monkeypatch):
+    config, workdir = tiny_world
+    build.run_build(config, workdir, ["trim", "distill"])
+    real_step = Trainer._one_step
+    calls = {"n": 0}
+
+    def interrupt_once(self):
+        calls["n"] += 1
+        if self.step == 2 and calls["n"] < 10:
+            calls["n"] = 10
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "_one_step", interrupt_once)
+    with pytest.raises(KeyboardInterrupt):
+        build.run_build(config, workdir, ["distill"], force={"distill"})
+    partial = workdir / "pt/.distill.partial"
+    assert (partial / build.PARTIAL_FORCED).is_file()
+    resumed = build.run_build(config, workdir, ["distill"])["distill"]  # not "already built": it resumes
+    assert resumed["metrics"]["training"]["steps"] == config.distill.steps
+    assert not partial.exists()
+    first_steps = [json.loads(line)["step"] for line in (workdir / "pt/distill/metrics.jsonl").read_text().splitlines()]
+    assert first_steps and max(first_steps) == config.distill.steps
+    check_weights(workdir / "pt/distill/model")
