@@ -36,7 +36,7 @@ def test_bible_split_keeps_the_gospels_out_of_training():
 def test_trimmed_model_is_small_and_loads(pt_build):
     _, root, manifests = pt_build
     metrics = manifests["trim"]["metrics"]
-    assert metrics["param_ratio"] <= 0.25
+    assert metrics["param_ratio"] <= 0.26  # 0.245x by rule, plus the kept characters
     assert metrics["coverage"]["bible-test/target"]["token_coverage"] > 0.98
     model, tok = load_model_and_tokenizer(root / "trim" / "model")
     assert model.config.vocab_size == len(tok) == metrics["vocab_after"]

@@ -31,6 +31,11 @@ class TrimConfig:
     """General word lists of the target language (wordfreq lacks sw, for instance: use hunspell)."""
     wordlist_size: int = 50000
     """Words taken from each word list (most frequent first where frequencies exist)."""
+    keep_characters: bool = True
+    """Also keep every teacher piece for a letter of the texts' scripts, a digit, punctuation mark,
+    symbol, currency sign or emoji, and the most frequent all-digit pieces: the trimmed tokenizer
+    then turns no text of those scripts into <unk> where the teacher does not (false: only the
+    characters the training texts contain)."""
 
     def check(self) -> list[str]:
         problems = []
