@@ -32,11 +32,11 @@ from transformers import XLMRobertaConfig, XLMRobertaModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's polyglot_kd, not an installed one
 
-from polyglot_kd.methods.bistil import losses  # noqa: E402
-from polyglot_kd.pipeline.stages.distill import DistillStudent  # noqa: E402
-from polyglot_kd.methods.bistil.student import make_student, select_layers  # noqa: E402
+from polyglot_kd.core.loading import parameter_count  # noqa: E402
 from polyglot_kd.engine.trainer import Trainer, TrainSettings, make_accelerator  # noqa: E402
-from polyglot_kd.methods.trim.vocab import parameter_count  # noqa: E402
+from polyglot_kd.methods.bistil.losses import HiddenLoss, PooledLoss, pooled  # noqa: E402
+from polyglot_kd.methods.bistil.objective import DistillStudent  # noqa: E402
+from polyglot_kd.methods.bistil.student import layer_map, make_student, select_layers  # noqa: E402
 
 SIZES = {  # name -> XLM-R config fields (vocabulary: XLM-R's 250,002 unless --vocab-size)
     "xlmr-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
@@ -68,7 +68,7 @@ def build_models(size: str, vocab_size: int, student_layers: int, seq_len: int, 
 def make_step_loss(teacher, module, layers: list[int], batches: list[torch.Tensor], timestamps: list[float]):
     """The distill stage's step on token-id batches; records a synchronised time stamp at each call
     (one call per optimiser step, so consecutive stamps bracket one full step)."""
-    layer_map = [(i + 1, t + 1) for i, t in enumerate(layers)]
+    pooled_loss, hidden_loss = PooledLoss(), HiddenLoss(layer_map(layers).hidden)
 
     def loss_fn(b: int):
         if torch.cuda.is_available():
@@ -79,9 +79,9 @@ def make_step_loss(teacher, module, layers: list[int], batches: list[torch.Tenso
         with torch.no_grad():
             t_out = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True)
         s_out, s_hidden = module()(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        pooled = losses.pooled_loss(losses.pooled(s_out, mask), losses.pooled(t_out, mask))
-        hidden = losses.hidden_loss(s_hidden, t_out.hidden_states, mask, layer_map)
-        return pooled + hidden, {"pooled": float(pooled.detach()), "hidden": float(hidden.detach())}
+        sentence = pooled_loss(pooled(s_out, mask), pooled(t_out, mask))
+        hidden = hidden_loss(s_hidden, t_out.hidden_states, mask)
+        return sentence + hidden, {"pooled": float(sentence.detach()), "hidden": float(hidden.detach())}
 
     return loss_fn
 

@@ -1,7 +1,9 @@
-"""Loading encoders and tokenizers from a model directory or hub id, the same way everywhere."""
+"""Loading encoders and tokenizers from a model directory or hub id, the same way everywhere, and
+counting a model's parameters the same way everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -36,3 +38,14 @@ def load_tokenizer(path: str | Path):
 
 def load_model_and_tokenizer(path: str | Path, **kwargs):
     return load_encoder(path, **kwargs), load_tokenizer(path)
+
+
+def parameter_count(module_or_parameters) -> int:
+    """Number of parameters (elements, not bytes) of a module, or of an iterable of parameters or
+    tensors; a parameter shared by several modules (tied weights) counts once."""
+    params: Iterable = (module_or_parameters.parameters() if hasattr(module_or_parameters, "parameters")
+                        else module_or_parameters)
+    seen: dict[int, object] = {}  # holds the tensors too, so an id is not reused while counting
+    for p in params:
+        seen.setdefault(id(p), p)
+    return sum(p.numel() for p in seen.values())

@@ -14,7 +14,7 @@ from polyglot_kd.methods.trim import vocab as trimming
 from polyglot_kd.pipeline.build import Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import bible
-from polyglot_kd.core.loading import load_tokenizer
+from polyglot_kd.core.loading import load_tokenizer, parameter_count
 from polyglot_kd.sources.teacher import resolve_teacher
 
 PEER_SECONDS = {"TextPruner": 7.6, "vocabtrimmer": 39.0}  # the foundation issue's figures, same machine size
@@ -94,7 +94,7 @@ def stack_benchmark(config: LanguageConfig, stacked_dir: Path, items: int = 1000
     stacked = StackedModel.load(stacked_dir)
     teacher, teacher_tok = load_model_and_tokenizer(resolve_teacher(config.teacher))
     rows = {
-        "teacher": (sum(p.numel() for p in teacher.parameters()), lambda: encode(teacher, teacher_tok, texts)),
+        "teacher": (parameter_count(teacher), lambda: encode(teacher, teacher_tok, texts)),
         "backbone": (stacked.route_parameters(config.source), lambda: encode(stacked.backbone, stacked.tokenizer, texts)),
         "stacked": (stacked.route_parameters(), lambda: stacked.encode(texts, stacked.info.language)),
     }

@@ -4,6 +4,10 @@ English dev, test every target language; one record per (model, task, language, 
 Each seed's outcome is cached by the model's files, the task, the method, the options and the data
 (`<cache>/task-runs/`), so an interrupted suite resumes at the next seed and the teacher is trained
 once for every build that compares against it.
+
+For `lt-sft-kd` (BiStil phase 2) this side finds what the method takes as objects: the distilled
+student's teacher and layer map (from the distill stage's manifest, `distilled_from`) and the
+task-tuned teacher, which is the suite's own cached `lt-sft` run of that teacher (`task_teacher`).
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ from pathlib import Path
 import torch
 
 from polyglot_kd.core.files import model_fingerprint, versions, write_json_atomic
+from polyglot_kd.pipeline.build import MANIFEST, MODEL_DIR
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.methods.bistil import task_kd as kd
+from polyglot_kd.methods.bistil.config import DistillConfig
 from polyglot_kd.methods.sft import FINETUNE_METHODS
 from polyglot_kd.methods.sft.fit import FitSetup
-from polyglot_kd.engine.batching import training_batches
+from polyglot_kd.methods.sft.sparse import SparseDiff
+from polyglot_kd.engine.batching import LengthBatches, feature_batches
 from polyglot_kd.methods.sft.loop import configure_precision, device_for_training
 from polyglot_kd.core.loading import load_tokenizer
 from polyglot_kd.core.paths import cache_dir
@@ -35,7 +43,7 @@ from polyglot_kd.tasks.data import TaskData, check_labels
 
 log = logging.getLogger(__name__)
 
-RUN_VERSION = 1  # bump when training or scoring changes, so cached seeds are redone
+RUN_VERSION = 2  # 2: the shared length-bucketed batcher. Bump when training or scoring changes, so cached seeds are redone
 
 
 @dataclasses.dataclass
@@ -98,35 +106,96 @@ def seed_key(model_dir: Path, task: Task, method: str, options, splits: TaskSpli
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _kd_extra(task: Task, model_dir: Path, method: str, kd_options) -> list | None:
-    """What lt-sft-kd's result also depends on: the teacher's files and the [distill] task_* options."""
-    from polyglot_kd.methods.bistil import task_kd as kd
+@dataclasses.dataclass
+class Source:
+    """Where a distilled student came from."""
 
-    if method != kd.METHOD:
+    teacher_dir: Path
+    layers: list[int]
+    """The teacher layer (0-based) each student layer was cut from."""
+
+
+def distilled_from(model_dir: Path) -> Source | None:
+    """The teacher and layer map of a distill stage's model (from its manifest); None for any other model."""
+    model_dir = Path(model_dir)
+    stage = model_dir.parent if model_dir.name == MODEL_DIR else model_dir
+    path = stage / MANIFEST
+    if not path.is_file():
         return None
+    manifest = json.loads(path.read_text())
+    if manifest.get("stage") != "distill":
+        return None
+    metrics = manifest.get("metrics", {})
+    teacher = stage.parent / metrics.get("base_stage", "trim") / MODEL_DIR
+    if not (teacher / "config.json").is_file():
+        raise PolyglotError(f"{model_dir} was distilled from {teacher}, which is missing: phase 2 needs that "
+                            f"teacher (rebuild it: polyglot-kd build {manifest.get('language', 'LANG')} --stages trim)")
+    return Source(teacher, list(metrics["teacher_layers"]))
+
+
+def _student_source(task: Task, model_dir: Path) -> Source:
+    """The distilled student's source, refusing a task or model lt-sft-kd cannot train."""
     kd.check_task(task)
-    source = kd.distilled_from(model_dir)
+    source = distilled_from(model_dir)
     if source is None:
         raise PolyglotError(f"{kd.METHOD} trains a distilled student against its task-tuned teacher; {model_dir} "
                             "is not a distill stage's model")
+    return source
+
+
+def _kd_extra(task: Task, model_dir: Path, method: str, kd_options) -> list | None:
+    """What lt-sft-kd's result also depends on: the teacher's files and the [distill] task_* options."""
+    if method != kd.METHOD:
+        return None
+    source = _student_source(task, model_dir)
     opts = {k: v for k, v in vars(kd_options).items() if k.startswith("task_") or k == "attention_loss"}
     return [model_fingerprint(source.teacher_dir), source.layers, opts]
+
+
+def task_teacher(task: Task, teacher_dir: Path, options, splits: TaskSplits, seed: int, device,
+                 with_sft: bool = False, **load_kwargs):
+    """The task-tuned teacher: `teacher_dir` + its LT-SFT and head for this task and seed, frozen; with
+    `with_sft`, (teacher, its task SFT). It is this suite's own `lt-sft` run of `teacher_dir` (trained
+    once, cached: its result in the seed cache, its SFT and head in `<cache>/task-runs/<key>.artifacts/`,
+    so `eval --method lt-sft` reuses it). BiStil phase 2 and stacking stage 2 train against it."""
+    from safetensors.torch import load_file
+
+    key = seed_key(teacher_dir, task, kd.TEACHER_METHOD, options, splits, seed)
+    artifacts = cache_dir() / "task-runs" / f"{key}.artifacts"
+    if not (artifacts / "sft.safetensors").is_file():
+        log.info("%s: training the task-tuned teacher (%s %s on %s, seed %d)", kd.METHOD, task.name,
+                 kd.TEACHER_METHOD, teacher_dir, seed)
+        partial = artifacts.with_name(artifacts.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        result = run_seed(task, teacher_dir, kd.TEACHER_METHOD, options, splits, seed, partial, device)
+        shutil.rmtree(artifacts, ignore_errors=True)
+        partial.rename(artifacts)
+        seed_file = cache_dir() / "task-runs" / f"{key}.json"
+        if not seed_file.is_file():  # the suite's own lt-sft run of this model: reused by `eval --method lt-sft`
+            write_json_atomic(seed_file, result)
+    model, _ = load_task_model(task, teacher_dir, **load_kwargs)
+    head = load_file(str(artifacts / "head.safetensors"))
+    missing, unexpected = model.load_state_dict(head, strict=False)
+    if unexpected:
+        raise PolyglotError(f"the cached teacher head {artifacts} does not fit {teacher_dir}: {unexpected}")
+    sft = SparseDiff.load(artifacts / "sft.safetensors")
+    sft.apply(model.base_model)
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return (model, sft) if with_sft else model
 
 
 def run_seed(task: Task, model_dir: Path, method: str, options, splits: TaskSplits, seed: int,
              out_dir: Path | None = None, device: torch.device | None = None, kd_options=None) -> dict:
     """Train once (one seed) and score English dev and every test language. `kd_options` (the
     [distill] config) are lt-sft-kd's; the defaults when None."""
-    from polyglot_kd.config import DistillConfig
-    from polyglot_kd.methods.bistil import task_kd as kd
-
     device = device or device_for_training()
     kd_options = kd_options or DistillConfig()
     source = None
     if method == kd.METHOD:
-        _kd_extra(task, model_dir, method, kd_options)  # refuses a model that is not a distilled student
-        source = kd.distilled_from(model_dir)
-        teacher = kd.task_teacher(task, source.teacher_dir, options, splits, seed, device, **kd.model_kwargs(kd_options))
+        source = _student_source(task, model_dir)
+        teacher = task_teacher(task, source.teacher_dir, options, splits, seed, device, **kd.model_kwargs(kd_options))
     bf16 = device.type == "cuda" or configure_precision(options.cpu_bf16)
     kind = _kind(task)
     tokenizer = load_tokenizer(model_dir)
@@ -144,9 +213,17 @@ def run_seed(task: Task, model_dir: Path, method: str, options, splits: TaskSpli
     def score(data: TaskData, name: str) -> dict:
         return kind.evaluate(model, task, data.examples, feats[name], batch_size * 2, pad)
 
+    lengths = [len(f["input_ids"]) for f in feats["train"]]
+
+    def batches(rng: random.Random) -> list[dict]:
+        # the loop hands each epoch its own draw of the loop's generator: that draw seeds the batcher,
+        # so every epoch is reshuffled and the run stays a function of the seed
+        batcher = LengthBatches(lengths, batch_size, rng.getrandbits(64), drop_last=False)
+        return feature_batches(feats["train"], batcher, 0, pad, kind.KEYS)
+
     setup = FitSetup(
         options=options,
-        batches=lambda rng: training_batches(feats["train"], batch_size, rng, pad, kind.KEYS),
+        batches=batches,
         dev=lambda m: score(splits.dev, "dev")[task.primary_metric],
         greater_is_better=task.greater_is_better, device=device, seed=seed, fresh=fresh,
         model_dir=Path(model_dir), out_dir=out_dir, test_languages=tuple(splits.tests),
@@ -168,8 +245,6 @@ def run_seed(task: Task, model_dir: Path, method: str, options, splits: TaskSpli
 def run_seeds(task: Task, model_dir: Path, method: str, options, splits: TaskSplits,
               artifacts: Path | None = None, device: torch.device | None = None, kd_options=None) -> list[dict]:
     """Every seed of `options.seeds`, each from the cache when it was run before."""
-    from polyglot_kd.config import DistillConfig
-
     kd_options = kd_options or DistillConfig()
     extra = _kd_extra(task, Path(model_dir), method, kd_options)
     out = []
@@ -182,7 +257,7 @@ def run_seeds(task: Task, model_dir: Path, method: str, options, splits: TaskSpl
         result = run_seed(task, model_dir, method, options, splits, seed,
                           artifacts / f"seed{seed}" if artifacts else None, device, kd_options)
         if method == "lt-sft" and artifacts and (artifacts / f"seed{seed}" / "sft.safetensors").is_file():
-            # kept beside the cached result: lt-sft-kd's task-tuned teacher is this run (finetune/kd.py)
+            # kept beside the cached result: lt-sft-kd's task-tuned teacher is this run (task_teacher)
             shutil.copytree(artifacts / f"seed{seed}", path.with_suffix(".artifacts"), dirs_exist_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, result)

@@ -152,7 +152,7 @@ def run_eval(target: Target, tasks: list[Task], method: str | list[str], languag
         FINETUNE_METHODS.get(m)
     check_request(tasks, languages, sources)
     kd_options = target.config.distill if target.config else DistillConfig()
-    students = {name for name, path in target.models.items() if kd.distilled_from(path) is not None}
+    students = {name for name, path in target.models.items() if runner.distilled_from(path) is not None}
     if kd.METHOD in methods:
         if not students:
             raise PolyglotError(f"{kd.METHOD} trains a distilled student against its task-tuned teacher; none of "

@@ -53,18 +53,3 @@ def test_interrupted_distillation_resumes_from_its_checkpoint(tiny_world, monkey
     assert (workdir / "pt" / ".distill.partial" / "checkpoints" / "step-0000003").is_dir()
     done = build.run_build(config, workdir, ["distill"])["distill"]
     assert done["metrics"]["training"]["steps"] == 4 and calls["n"] == 5  # resumed at step 3: one more step
-
-
-def test_batches_alternate_languages_and_cover_each_verse_once_per_epoch():
-    from polyglot_kd.data.bible import ParallelSet
-    from polyglot_kd.pipeline.stages.distill import Batches
-
-    pairs = ParallelSet("x", [f"en {i} " * (i % 7 + 1) for i in range(500)], [f"pt {i} " * (i % 5 + 1) for i in range(500)])
-    batches = Batches(pairs, 16, seed=0)
-    sides = [batches(b)[0] for b in range(6)]
-    assert sides == ["target", "source"] * 3
-    side, texts, translations = batches(0)
-    assert all(pairs.source[pairs.target.index(t)] == s for t, s in zip(texts, translations))
-    epoch = [t for b in range(0, 2 * batches.per_epoch, 2) for t in batches(b)[1]]
-    assert len(epoch) == len(set(epoch)) == batches.per_epoch * 16
-    assert Batches(pairs, 16, seed=0)(9) == batches(9) and Batches(pairs, 16, seed=1)(9) != batches(9)

@@ -53,6 +53,22 @@ def select_layers(teacher_layers: int, student_layers: int, selection: str, expl
     raise PolyglotError(f"unknown layer selection {selection!r}; expected one of {SELECTIONS}")
 
 
+@dataclass(frozen=True)
+class LayerMap:
+    """Which student output is compared with which teacher output, for a student cut from `layers`."""
+
+    hidden: list[tuple[int, int]]
+    """(student, teacher) indices into `hidden_states`, where index 0 is the embedding output."""
+    attention: list[tuple[int, int]]
+    """(student, teacher) indices into `attentions` (one per layer, no embedding entry)."""
+
+
+def layer_map(teacher_layers: list[int]) -> LayerMap:
+    """The pairs for a student whose layer i was cut from teacher layer `teacher_layers[i]`."""
+    return LayerMap(hidden=[(i + 1, t + 1) for i, t in enumerate(teacher_layers)],
+                    attention=[(i, t) for i, t in enumerate(teacher_layers)])
+
+
 @dataclass
 class Student:
     model: nn.Module

@@ -25,6 +25,7 @@ import torch
 
 from polyglot_kd.methods.embed_init.config import EmbedInitConfig
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.loading import parameter_count
 from polyglot_kd.core.paths import cache_dir
 from polyglot_kd.methods.embed_init.word_vectors import WordVectors
 
@@ -283,4 +284,4 @@ def build_model(source_model, result: InitResult, primitives: np.ndarray | None,
 
 
 def embedding_parameters(model) -> int:
-    return sum(p.numel() for p in model.get_input_embeddings().parameters())
+    return parameter_count(model.get_input_embeddings())

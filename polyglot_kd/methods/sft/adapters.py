@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from polyglot_kd.methods.sft.fit import (FitSetup, Fitted, count, language_part, prepare,
+from polyglot_kd.core.loading import parameter_count
+from polyglot_kd.methods.sft.fit import (FitSetup, Fitted, language_part, prepare,
                                   save_head, split_params)
 from polyglot_kd.methods.sft.loop import Phase, run
 
@@ -28,7 +29,7 @@ def fit(model, setup: FitSetup) -> Fitted:
     o = setup.options
     prepare(model, o)
     _, head = split_params(model, setup.fresh)
-    base_total = count(model.parameters())  # the model without any adapter
+    base_total = parameter_count(model)  # the model without any adapter
     adapters.init(model)
     languages = [setup.source_language, *setup.test_languages]
     lang_paths = language_part(setup.model_dir, "adapter", languages)
@@ -40,10 +41,10 @@ def fit(model, setup: FitSetup) -> Fitted:
         p.requires_grad_(True)
     if lang_paths:
         model.active_adapters = Stack(_lang_name(setup.source_language), TASK_ADAPTER)
-    adapter_params = count(p for n, p in model.named_parameters() if f"adapters.{TASK_ADAPTER}." in n)
+    adapter_params = parameter_count(p for n, p in model.named_parameters() if f"adapters.{TASK_ADAPTER}." in n)
     history = run(model, Phase(o.epochs, o.adapter_learning_rate, setup.batches, setup.dev, setup.greater_is_better,
                                o.evals_per_epoch, seed=setup.seed, desc="task adapter"), setup.device)
-    trained = count(p for p in model.parameters() if p.requires_grad)
+    trained = parameter_count(p for p in model.parameters() if p.requires_grad)
     head_bytes = save_head(head, setup.out_dir)
     if setup.out_dir is not None:
         model.save_adapter(str(setup.out_dir / "task-adapter"), TASK_ADAPTER, with_head=False)
@@ -52,7 +53,7 @@ def fit(model, setup: FitSetup) -> Fitted:
         if lang_paths:
             model.active_adapters = Stack(_lang_name(language), TASK_ADAPTER)
 
-    head_params = count(head.values())
+    head_params = parameter_count(head.values())
     log.info("adapters: task adapter %d parameters, head %d", adapter_params, head_params)
     return Fitted("adapters", trained, adapter_params + head_params, 4 * adapter_params + head_bytes, base_total,
                   history, "Stack(language, task)" if lang_paths else "task adapter only", use_language)

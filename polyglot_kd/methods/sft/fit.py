@@ -13,7 +13,6 @@ from pathlib import Path
 
 import torch
 
-
 LANGUAGE_SFT_DIR = "language-sft"  # <model dir>/language-sft/<lang>/sft.safetensors
 LANGUAGE_ADAPTER_DIR = "language-adapters"  # <model dir>/language-adapters/<lang>/ (adapters' save_adapter)
 
@@ -76,10 +75,6 @@ def split_params(model: torch.nn.Module, fresh: frozenset[str] = frozenset()) ->
         else:
             body[relative] = p
     return body, head
-
-
-def count(params) -> int:
-    return sum(p.numel() for p in params)
 
 
 def prepare(model: torch.nn.Module, options) -> None:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from polyglot_kd.methods.sft.fit import FitSetup, Fitted, count, prepare, split_params
+from polyglot_kd.core.loading import parameter_count
+from polyglot_kd.methods.sft.fit import FitSetup, Fitted, prepare, split_params
 from polyglot_kd.methods.sft.loop import Phase, run
 
 
@@ -14,7 +15,7 @@ def fit(model, setup: FitSetup) -> Fitted:
     history = run(model, Phase(o.epochs, o.learning_rate, setup.batches, setup.dev, setup.greater_is_better,
                                o.evals_per_epoch, head=frozenset(head), head_learning_rate=o.head_learning_rate,
                                seed=setup.seed, desc="full fine-tuning"), setup.device)
-    total = count(model.parameters())
-    trained = count(p for p in model.parameters() if p.requires_grad)
+    total = parameter_count(model)
+    trained = parameter_count(p for p in model.parameters() if p.requires_grad)
     stored_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     return Fitted("full", trained, total, stored_bytes, total, history)

@@ -19,7 +19,8 @@ import logging
 
 import torch
 
-from polyglot_kd.methods.sft.fit import (FitSetup, Fitted, count, language_part, prepare,
+from polyglot_kd.core.loading import parameter_count
+from polyglot_kd.methods.sft.fit import (FitSetup, Fitted, language_part, prepare,
                                   save_head, split_params)
 from polyglot_kd.methods.sft.loop import Phase, run
 from polyglot_kd.methods.sft.sparse import SparseDiff
@@ -59,7 +60,7 @@ def fit(model, setup: FitSetup) -> Fitted:
     run(model, Phase(o.dense_epochs, o.learning_rate, setup.batches, None, head=frozenset(head),
                      head_learning_rate=o.head_learning_rate, seed=setup.seed, desc="LT-SFT dense phase",
                      loss=setup.loss), setup.device)
-    k = round(o.density * count(maskable.values()))
+    k = round(o.density * parameter_count(maskable.values()))
     masks = top_k_masks({n: p.detach().cpu() - theta0[n].cpu() for n, p in maskable.items()}, k)
     with torch.no_grad():
         for n, p in maskable.items():
@@ -92,9 +93,9 @@ def fit(model, setup: FitSetup) -> Fitted:
             current = language
 
     current = setup.source_language
-    head_params = count(head.values())
+    head_params = parameter_count(head.values())
     log.info("LT-SFT: %d of %d body parameters changed (density %.3f), head %d", sft.num_values,
-             count(maskable.values()), o.density, head_params)
-    return Fitted("lt-sft", count(maskable.values()) + head_params, sft.num_values + head_params,
-                  sft.nbytes + head_bytes, count(model.parameters()), history,
+             parameter_count(maskable.values()), o.density, head_params)
+    return Fitted("lt-sft", parameter_count(maskable.values()) + head_params, sft.num_values + head_params,
+                  sft.nbytes + head_bytes, parameter_count(model), history,
                   "language SFT + task SFT" if lang_sfts else "task SFT only", use_language)

@@ -29,7 +29,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from polyglot_kd.methods.stacking import mt_encoders
 from polyglot_kd.core.pooling import encode, mean_pool
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.core.loading import load_model_and_tokenizer
+from polyglot_kd.core.loading import load_model_and_tokenizer, parameter_count
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +132,16 @@ class StackedModel(nn.Module):
     def route_parameters(self, language: str | None = None) -> int:
         """Parameters used to read `language` (default: the stacked language)."""
         if language not in (None, self.info.language):
-            return sum(p.numel() for p in self.backbone.parameters())
+            return parameter_count(self.backbone)
         k, n = self.info.enter_layer, self.info.trainable_layers
         parts = [self.mt_encoder, self.projection, self.adapted, *backbone_layers(self.backbone)[k + n:]]
         if self.entry_norm is not None:
             parts.append(self.entry_norm)
-        count = sum(p.numel() for part in parts for p in part.parameters())
+        params = [p for part in parts for p in part.parameters()]
         if k == 0:  # positions, token types and LayerNorm of the embeddings; not the word embeddings
             emb = self.backbone.embeddings
-            count += sum(p.numel() for name, p in emb.named_parameters() if not name.startswith("word_embeddings"))
-        return count
+            params += [p for name, p in emb.named_parameters() if not name.startswith("word_embeddings")]
+        return parameter_count(params)
 
     def own_state(self) -> dict[str, torch.Tensor]:
         """The weights stacking adds (projection, entry norm, adapted layers)."""

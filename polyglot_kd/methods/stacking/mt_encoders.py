@@ -27,6 +27,7 @@ from torch import nn
 
 from polyglot_kd.methods.stacking.marian import port as marian_model
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.loading import parameter_count
 from polyglot_kd.sources.marian import EMBEDDED_MT, embedded_mt, resolve_embedded_mt
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class MTEncoder:
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.encoder.parameters())
+        return parameter_count(self.encoder)
 
     def save(self, directory: str | Path) -> Path:
         """Write the encoder so that :func:`load_saved` reads it back without the original source."""

@@ -30,23 +30,13 @@ from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.core.pooling import mean_pool
 from polyglot_kd.methods.stacking.model import StackedModel, backbone_layers
 from polyglot_kd.tasks.retrieval import accuracy
+from polyglot_kd.engine.batching import LengthBatches
 from polyglot_kd.engine.trainer import Trainer, TrainSettings
 
 log = logging.getLogger(__name__)
 
 CURVE_FILE = "curve.jsonl"
-
-
-def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random, bucket: int = 32) -> list[list[int]]:
-    """Shuffled batches of similar lengths: less padding (the main CPU cost) while staying random."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    batches = []
-    for start in range(0, len(order), batch_size * bucket):
-        chunk = sorted(order[start:start + batch_size * bucket], key=lengths.__getitem__)
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
+BUCKET = 32  # batches per length-sorted chunk
 
 
 def teacher_embeddings(model: StackedModel, texts: list[str], prefix: str, max_length: int) -> torch.Tensor:
@@ -110,22 +100,6 @@ def least_squares_init(model: StackedModel, student: list[str], teacher: list[st
     return float(1 - residual / (yc ** 2).sum())
 
 
-def epoch_batches(lengths: list[int], batch_size: int, seed: int):
-    """batch index -> indices: epoch e's bucketed batches come from a generator seeded by (seed, e), so a
-    batch is a pure function of its index and a resumed run sees the batches an uninterrupted one would."""
-    cache: dict[int, list[list[int]]] = {}
-    per_epoch = len(bucketed_batches(lengths, batch_size, random.Random(0)))
-
-    def batch(b: int) -> list[int]:
-        epoch, slot = divmod(b, per_epoch)
-        if epoch not in cache:
-            cache.clear()
-            cache[epoch] = bucketed_batches(lengths, batch_size, random.Random(f"{seed}-{epoch}"))
-        return cache[epoch][slot]
-
-    return batch
-
-
 def train(model: StackedModel, pairs: ParallelSet, cfg: StackConfig, languages: dict[str, str], *,
           prefix: str = "", curve: ParallelSet | None = None, out: Path | None = None) -> dict:
     """Train `model` in place on the shared engine (`polyglot_kd.engine.trainer.Trainer`: checkpoints every
@@ -148,13 +122,15 @@ def train(model: StackedModel, pairs: ParallelSet, cfg: StackConfig, languages: 
               {"params": [p for p in model.adapted.parameters()], "lr": cfg.layer_lr}]
     sides = {"source": pairs.source, "target": pairs.target}
     student_texts = sides[cfg.student_side]
-    batch_of = epoch_batches([len(t) for t in student_texts], cfg.batch_size, cfg.seed)
+    # keep the last, partial batch of an epoch: the parallel sets may be small
+    batcher = LengthBatches([len(t) for t in student_texts], cfg.batch_size, cfg.seed, group=BUCKET,
+                            drop_last=False)
     recent: list[float] = []
     trainer = None
 
     def loss_fn(b: int):
         stacked = trainer.accelerator.unwrap_model(trainer.module)
-        idx = batch_of(b)
+        idx = batcher.batch(b)
         student = stacked.pooled([student_texts[i] for i in idx], languages[cfg.student_side], cfg.max_length)
         loss = sum(torch.nn.functional.mse_loss(student, teacher_embeddings(
             stacked, [sides[side][i] for i in idx], prefix, cfg.max_length)) for side in cfg.teacher_sides)

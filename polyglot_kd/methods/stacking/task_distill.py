@@ -2,7 +2,7 @@
 
 The task-tuned teacher is the stacked model's backbone fine-tuned on the English task by the eval
 suite: backbone + its `lt-sft` task SFT + head, the same cached run that `lt-sft-kd` uses
-(`polyglot_kd.methods.bistil.task_kd.task_teacher`). Its pooled output on each English training example (the
+(`polyglot_kd.pipeline.task_runs.task_teacher`, handed in as an object). Its pooled output on each English training example (the
 vector its head reads: the final state of the first token; a BERT-style head passes it through the
 pooler first) is computed once; the stacked model reads the same example through its MT route and
 learns to produce that vector (MSE on its mean-pooled output), and the teacher's head, frozen,
@@ -22,7 +22,6 @@ with its own decoder), while the teacher always reads the English originals, as 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 from polyglot_kd.core.files import inputs_hash
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.methods.stacking.model import StackedModel
+from polyglot_kd.engine.batching import LengthBatches
 from polyglot_kd.engine.trainer import Trainer, TrainSettings
 
 log = logging.getLogger(__name__)
@@ -112,21 +112,15 @@ def train(stacked: StackedModel, teacher, teacher_tokenizer, task_sft, train_exa
         log.info("stage 2: %d training examples translated %s->%s", len(texts), source, reads)
     if len(texts) < settings.batch_size:
         raise PolyglotError(f"stage 2 has {len(texts)} training examples, fewer than one batch of {settings.batch_size}")
-    per_epoch = len(texts) // settings.batch_size
-
-    def batch_indices(b: int) -> list[int]:
-        epoch, slot = divmod(b, per_epoch)
-        order = list(range(len(texts)))
-        random.Random(f"{settings.seed}-{epoch}").shuffle(order)
-        return order[slot * settings.batch_size:(slot + 1) * settings.batch_size]
+    batcher = LengthBatches([len(t) for t in texts], settings.batch_size, settings.seed)
 
     trainer = None
 
     def loss_fn(b: int):
         model = trainer.accelerator.unwrap_model(trainer.module)
-        idx = batch_indices(b)
+        idx = batcher.batch(b)
         pooled = model.pooled([texts[i] for i in idx], reads, settings.max_length, normalize=False)
-        return torch.nn.functional.mse_loss(pooled, targets[idx].to(pooled.device)), {}
+        return torch.nn.functional.mse_loss(pooled, targets[torch.as_tensor(idx)].to(pooled.device)), {}
 
     groups = [{"params": [p for n, p in stacked.named_parameters() if p.requires_grad and not n.startswith("adapted.")],
                "lr": settings.lr},

@@ -241,6 +241,3 @@ def coverage(kept: np.ndarray, counts: np.ndarray) -> float:
     total = counts.sum()
     return float(counts[kept].sum() / total) if total else 1.0
 
-
-def parameter_count(model) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -23,10 +23,9 @@ from polyglot_kd.data import bible
 from polyglot_kd.data.held_out import held_out_sets
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.core.loading import load_encoder, load_tokenizer
+from polyglot_kd.core.loading import load_encoder, load_tokenizer, parameter_count
 from polyglot_kd.sources.teacher import resolve_teacher
 from polyglot_kd.core.timing import Timer
-from polyglot_kd.methods.trim.vocab import parameter_count
 
 log = logging.getLogger(__name__)
 

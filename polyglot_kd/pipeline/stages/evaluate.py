@@ -16,12 +16,11 @@ from pathlib import Path
 from polyglot_kd.methods.stacking import model as stacking
 
 
-from polyglot_kd.methods.trim import vocab as trimming
 from polyglot_kd.core.files import model_fingerprint, write_json_atomic
 from polyglot_kd.pipeline.build import Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.pipeline.checks import corpus_problems
-from polyglot_kd.core.loading import load_encoder, load_model_and_tokenizer
+from polyglot_kd.core.loading import load_encoder, load_model_and_tokenizer, parameter_count
 from polyglot_kd.core.paths import cache_dir
 from polyglot_kd.sources.teacher import resolve_teacher
 from polyglot_kd.tasks import get_task, retrieval
@@ -99,7 +98,7 @@ def evaluate_model(path: Path, config: LanguageConfig, task_sets) -> dict:
         result[task.name] = scores
     if model is None:
         model = load_encoder(path)
-    return {"path": str(path), "params": trimming.parameter_count(model)} | result
+    return {"path": str(path), "params": parameter_count(model)} | result
 
 
 def evaluate_stacked(path: Path, config: LanguageConfig, datasets) -> dict:

@@ -22,7 +22,7 @@ from polyglot_kd.pipeline.stages import STAGES
 from polyglot_kd.data import bible
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.core.loading import load_model_and_tokenizer
+from polyglot_kd.core.loading import load_model_and_tokenizer, parameter_count
 from polyglot_kd.methods.stacking.mt_encoders import load_mt_encoder, spec_problems
 from polyglot_kd.sources.teacher import resolve_teacher
 from polyglot_kd.methods.stacking.model import StackedModel
@@ -98,7 +98,7 @@ def run(build: Build, out: Path) -> dict:
         curve = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, sc.curve_split, sc.curve_items, seed=1)
     log.info("stacking %s (%d-wide, reads %s) under %s at layer %d; %d trainable parameters; %d training pairs",
              mt.spec, mt.width, langs[sc.student_side], backbone_path, sc.enter_layer,
-             sum(p.numel() for p in model.trainable_parameters()), len(pairs))
+             parameter_count(model.trainable_parameters()), len(pairs))
     with timer("train"):
         metrics = stack_train.train(model, pairs, sc, langs, prefix=cfg.eval.prefix, curve=curve, out=out)
     with timer("save"):
@@ -111,7 +111,7 @@ def run(build: Build, out: Path) -> dict:
         "params_stacked_route": model.route_parameters(),
         "params_backbone": model.route_parameters(cfg.source),
         "params_mt_encoder": mt.parameter_count(),
-        "params_trainable": sum(p.numel() for p in model.trainable_parameters()),
+        "params_trainable": parameter_count(model.trainable_parameters()),
         "training_pairs": len(pairs),
         "timings": timer.seconds,
     }

@@ -21,7 +21,7 @@ from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import bible, wordlists
 from polyglot_kd.data.held_out import held_out_sets
 from polyglot_kd.pipeline.checks import corpus_problems
-from polyglot_kd.core.loading import load_encoder, load_tokenizer
+from polyglot_kd.core.loading import load_encoder, load_tokenizer, parameter_count
 from polyglot_kd.sources.teacher import resolve_teacher
 from polyglot_kd.core.timing import Timer
 
@@ -87,13 +87,13 @@ def run(build: Build, out: Path) -> dict:
              len(tokenizer), selection.by_rule, cfg.trim.rule, selection.special, selection.fallback)
     with timer("rewrite_and_save"):
         model = load_encoder(teacher_dir)
-        params_before = trimming.parameter_count(model)
+        params_before = parameter_count(model)
         trimming.trim_model(model, kept, tokenizer)
         model_dir = out / MODEL_DIR
         model.save_pretrained(model_dir, safe_serialization=True)
         trimming.trim_tokenizer(tokenizer, kept, model_dir, source_dir=teacher_dir)
         np.save(out / KEPT_IDS, kept)
-    params_after = trimming.parameter_count(model)
+    params_after = parameter_count(model)
     trimming_seconds = timer.total()
     with timer("coverage"):
         trimmed_tokenizer = load_tokenizer(model_dir)

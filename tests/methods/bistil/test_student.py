@@ -1,13 +1,12 @@
-"""Student initialisation and distillation losses on tiny in-process encoders."""
+"""Student initialisation (layer choice, cutting, narrowing) and its layer map on tiny in-process encoders."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from polyglot_kd.methods.bistil import losses as L
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.methods.bistil.student import layer_list, make_student, select_layers
+from polyglot_kd.methods.bistil.student import layer_list, layer_map, make_student, select_layers
 from tests.tiny import bert_encoder, unigram_tokenizer
 
 
@@ -68,36 +67,16 @@ def test_narrow_student(teacher):
         make_student(teacher, [0], hidden_size=64)
 
 
-def test_losses_are_zero_for_identical_models_and_ignore_padding(teacher):
-    tok = unigram_tokenizer()
-    enc = tok(["the cat sleeps on the sofa", "o gato"], padding=True, return_tensors="pt")
-    ids = enc["input_ids"] % 120
-    mask = enc["attention_mask"]
-    out = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
-    pairs = [(1, 1), (2, 2)]
-    assert L.hidden_loss(out.hidden_states, out.hidden_states, mask, pairs).item() == 0
-    assert L.attention_loss(out.attentions, out.attentions, mask, [(0, 0)], kind="kl").abs().item() < 1e-6
-    assert L.pooled_loss(L.pooled(out, mask), L.pooled(out, mask)).item() < 1e-10
-    # values at padded positions must not change the losses
-    noisy = tuple(h + 5.0 * (1 - mask).unsqueeze(-1) for h in out.hidden_states)
-    assert L.hidden_loss(noisy, out.hidden_states, mask, pairs).item() < 1e-10
-    noisy_attn = tuple(a + 0.3 * (1 - mask)[:, None, None, :] for a in out.attentions)
-    assert L.attention_loss(noisy_attn, out.attentions, mask, [(0, 0)]).item() < 1e-10
-    other = make_student(teacher, [2, 3]).model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-    assert L.hidden_loss(other.hidden_states, out.hidden_states, mask, [(1, 1)]).item() > 0
-
-
-def test_soft_cross_entropy_is_minimal_at_the_teacher():
-    teacher = torch.tensor([[2.0, 0.5, -1.0]])
-    at_teacher = L.soft_cross_entropy(teacher.clone(), teacher, temperature=2.0)
-    elsewhere = L.soft_cross_entropy(torch.tensor([[0.0, 2.0, 0.0]]), teacher, temperature=2.0)
-    assert elsewhere > at_teacher
-    assert set(L.LOSSES) == {"hidden", "attention", "pooled", "contrastive", "soft_ce"}
-
-
-def test_contrastive_loss_prefers_matched_pairs():
-    torch.manual_seed(0)
-    teacher = torch.randn(6, 16)
-    matched = L.contrastive_loss(teacher + 0.01 * torch.randn(6, 16), teacher)
-    shuffled = L.contrastive_loss(teacher[torch.tensor([1, 2, 3, 4, 5, 0])], teacher)
-    assert matched < 0.05 < shuffled
+def test_the_layer_map_pairs_hidden_states_past_the_embeddings_and_attention_maps_as_they_are(teacher):
+    """hidden_states[0] is the embedding output, attentions[0] the first layer's: a student cut from
+    teacher layers [1, 3] compares hidden states (1, 2), (2, 4) and attention maps (0, 1), (1, 3); for a
+    student cut from the bottom layers, every mapped pair is equal before training."""
+    pairs = layer_map([1, 3])
+    assert pairs.hidden == [(1, 2), (2, 4)] and pairs.attention == [(0, 1), (1, 3)]
+    ids = torch.tensor([[0, 5, 7, 2]])
+    bottom = layer_map([0, 1])
+    s = make_student(teacher, [0, 1]).model(input_ids=ids, output_hidden_states=True, output_attentions=True)
+    t = teacher(input_ids=ids, output_hidden_states=True, output_attentions=True)
+    assert all(torch.allclose(s.hidden_states[a], t.hidden_states[b], atol=1e-6) for a, b in bottom.hidden)
+    assert all(torch.allclose(s.attentions[a], t.attentions[b], atol=1e-6) for a, b in bottom.attention)
+    assert not torch.allclose(s.hidden_states[2], t.hidden_states[3], atol=1e-3)  # off by one: not the pair

@@ -100,8 +100,9 @@ def tiny_distilled(tiny_build):  # noqa: F811
 
 def test_eval_puts_the_phase2_student_beside_the_plain_one(tiny_distilled, tiny_pos, capsys, monkeypatch):  # noqa: F811
     workdir = tiny_distilled
-    assert kd.distilled_from(workdir / "pt/distill/model").layers == [0]
-    assert kd.distilled_from(workdir / "pt/trim/model") is None
+    source = runner.distilled_from(workdir / "pt/distill/model")  # the pipeline reads the manifest
+    assert source.layers == [0] and source.teacher_dir == workdir / "pt/trim/model"
+    assert runner.distilled_from(workdir / "pt/trim/model") is None
     code = main(["eval", "pt", "--tasks", "pos", "--method", "lt-sft-kd,lt-sft", "--models", "trim,distill",
                  "--workdir", str(workdir)])
     assert code == 0

@@ -8,7 +8,6 @@ import torch
 from polyglot_kd.methods.stacking import task_distill as stack_task
 from polyglot_kd.config import FinetuneConfig
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.methods.bistil import task_kd as kd
 from polyglot_kd.pipeline import task_runs as runner
 from polyglot_kd.core.loading import load_tokenizer
 from polyglot_kd.tasks import get_task
@@ -23,7 +22,7 @@ def test_stage2_matches_the_task_teachers_pooled_outputs_and_reuses_its_head(par
     monkeypatch.setenv("POLYGLOT_KD_CACHE", str(tmp_path / "cache"))
     task = get_task("xnli")
     splits = runner.load_splits(task, ["de"], FAST, str(xnli_dir))
-    teacher, sft = kd.task_teacher(task, parts[0], FAST, splits, 1, torch.device("cpu"), with_sft=True)
+    teacher, sft = runner.task_teacher(task, parts[0], FAST, splits, 1, torch.device("cpu"), with_sft=True)
     tokenizer = load_tokenizer(parts[0])
     examples = splits.train.examples
     batch = tokenizer([e["text"] for e in examples], [e["text_pair"] for e in examples], padding=True,

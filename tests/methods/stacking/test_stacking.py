@@ -178,15 +178,6 @@ def test_interrupted_stack_training_resumes_to_the_uninterrupted_state(parts, tm
                           langs, out=tmp_path / "b")
 
 
-def test_bucketed_batches_cover_everything_once():
-    import random
-
-    lengths = [len(t) for t in CORPUS]
-    batches = stack_train.bucketed_batches(lengths, 16, random.Random(0), bucket=4)
-    assert sorted(i for b in batches for i in b) == list(range(len(CORPUS)))
-    assert max(map(len, batches)) == 16
-
-
 @pytest.fixture
 def tiny_build(parts, tmp_path, monkeypatch):
     monkeypatch.setenv("POLYGLOT_KD_CACHE", str(tmp_path / "cache"))
