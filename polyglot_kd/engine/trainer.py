@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import shutil
 import signal
 import time
@@ -32,6 +33,7 @@ CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
 METRICS_FILE = "metrics.jsonl"
 CURVE_FILE = "loss_curve.png"
+CHECKPOINT_NAME = re.compile(r"step-\d{7}")
 
 
 @dataclass
@@ -101,7 +103,13 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
 
     def latest_checkpoint(self) -> Path | None:
-        found = sorted((self.out / CHECKPOINTS).glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+        """The newest complete checkpoint. Folders a kill left behind mid-save (`.partial`) or
+        mid-prune (`.old`) are removed: only a renamed-into-place folder with its state file counts."""
+        folder = self.out / CHECKPOINTS
+        for leftover in [*folder.glob("step-*.partial"), *folder.glob("step-*.old")]:
+            shutil.rmtree(leftover, ignore_errors=True)
+        found = sorted((p for p in folder.glob("step-*") if CHECKPOINT_NAME.fullmatch(p.name)),
+                       key=lambda p: int(p.name.split("-")[1]))
         return next((p for p in reversed(found) if (p / STATE_FILE).is_file()), None)
 
     def save_checkpoint(self) -> Path:
@@ -112,10 +120,10 @@ class Trainer:
         state = {"step": self.step, "config_hash": self.config_hash, "settings": asdict(self.settings),
                  "train_seconds": self.train_seconds}
         (partial / STATE_FILE).write_text(json.dumps(state, indent=2))
-        shutil.rmtree(path, ignore_errors=True)
+        _remove(path)
         partial.rename(path)
         for old in sorted((self.out / CHECKPOINTS).glob("step-???????"))[: -self.settings.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
         return path
 
     def resume(self) -> bool:
@@ -216,6 +224,16 @@ def cpu_has_bf16() -> bool:
 def make_accelerator(grad_accum: int = 1) -> Accelerator:
     cuda = torch.cuda.is_available()
     return Accelerator(cpu=not cuda, mixed_precision="bf16" if cuda else "no", gradient_accumulation_steps=grad_accum)
+
+
+def _remove(path: Path) -> None:
+    """Rename first, then delete: a kill during the deletion leaves a `.old` folder, which is never
+    mistaken for a checkpoint, instead of a half-deleted one that still has its state file."""
+    if path.exists():
+        doomed = path.with_name(path.name + ".old")
+        shutil.rmtree(doomed, ignore_errors=True)
+        path.rename(doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _raise_interrupt(signum, frame):
