@@ -110,10 +110,16 @@ def _remove_if_empty(root: Path) -> None:
 
 def run_stage(build: Build, stage: str, force: bool = False) -> dict:
     module = stage_module(stage)
+    _finish_interrupted_swap(build.root / f".{stage}.partial", build.stage_dir(stage))
     inputs = module.inputs(build)
     digest = inputs_hash(inputs)
     done = build.manifest(stage)
     partial = build.root / f".{stage}.partial"
+    written = _read(partial / MANIFEST)
+    if written and json.loads(written).get("inputs_hash") == digest:  # killed between manifest and rename
+        _swap_into_place(partial, build.stage_dir(stage))
+        log.info("%s/%s: finished before an interruption; put in place", build.config.code, stage)
+        return build.manifest(stage)
     marker = partial / PARTIAL_INPUTS
     resumable = getattr(module, "RESUMABLE", False)
     interrupted_force = resumable and (partial / PARTIAL_FORCED).is_file() and _read(marker) == digest
@@ -158,6 +164,16 @@ def run_stage(build: Build, stage: str, force: bool = False) -> dict:
     _swap_into_place(partial, build.stage_dir(stage))
     log.info("%s/%s: done in %.1f s -> %s", build.config.code, stage, manifest["seconds"], build.stage_dir(stage))
     return manifest
+
+
+def _finish_interrupted_swap(partial: Path, final: Path) -> None:
+    """A kill between the two renames of `_swap_into_place` leaves no `final`: put back the finished
+    folder, the new one if its manifest was written, else the one it was replacing."""
+    old = final.with_name(f".{final.name}.old")
+    if final.exists() or not old.exists():
+        return
+    (partial if (partial / MANIFEST).is_file() else old).rename(final)
+    log.warning("%s: restored after an interrupted swap", final)
 
 
 def _swap_into_place(partial: Path, final: Path) -> None:

@@ -2,7 +2,8 @@
 
 Each language's token distribution mixes its training verses with a general word list
 (`trim.general_weight`), so everyday words outside the Bible's domain stay whole; tokens are then
-kept by rule on max(p_source, p_target), plus special tokens and single-character fallbacks.
+kept by rule on max(p_source, p_target), plus special tokens, single-character fallbacks and (by
+default) every piece for the scripts' letters, digits, symbols and numbers (`methods/trim/characters.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 
 
+from polyglot_kd.methods.trim import characters
 from polyglot_kd.methods.trim import vocab as trimming
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
@@ -22,7 +24,7 @@ from polyglot_kd.data import bible, wordlists
 from polyglot_kd.data.held_out import held_out_sets
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.loading import load_encoder, load_tokenizer, parameter_count
-from polyglot_kd.sources.teacher import resolve_teacher
+from polyglot_kd.sources.teacher import resolve_teacher, weights_digest
 from polyglot_kd.core.timing import Timer
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,8 @@ KEPT_IDS = "kept_ids.npy"  # teacher ids of the kept tokens, in the trimmed mode
 
 def inputs(build: Build) -> dict:
     c = build.config
-    return {"teacher": c.teacher, "source": c.source, "corpus": vars(c.corpus), "trim": vars(c.trim)}
+    return {"teacher": c.teacher, "teacher_weights": weights_digest(c.teacher), "source": c.source,
+            "corpus": vars(c.corpus), "trim": vars(c.trim)}
 
 
 def preflight(config: LanguageConfig) -> list[str]:
@@ -74,13 +77,17 @@ def run(build: Build, out: Path) -> dict:
             "target": general_distribution(tokenizer, tok_file, cfg.code, cfg.trim.target_wordlists, cfg.trim.wordlist_size),
         }
     with timer("select"):
+        chars = characters.character_ids(
+            tokenizer.backend_tokenizer.get_vocab() if cfg.trim.keep_characters else {},
+            trimming.tokenizer_kind(tokenizer), characters.text_scripts(texts["source"] + texts["target"]),
+            scores=characters.unigram_scores(tokenizer) if cfg.trim.keep_characters else None)
         g = cfg.trim.general_weight
         p = {side: (1 - g) * counts[side] / max(counts[side].sum(), 1) + g * general[side] for side in counts}
         selection = trimming.select_tokens(
             p["source"], p["target"], counts["source"] + counts["target"], cfg.trim.rule,
             top_n=cfg.trim.top_n, threshold=cfg.trim.threshold, min_frequency=cfg.trim.min_frequency,
             always=trimming.special_ids(tokenizer),
-            fallback=trimming.fallback_ids(tokenizer, texts["source"] + texts["target"]),
+            fallback=trimming.fallback_ids(tokenizer, texts["source"] + texts["target"]) | chars.all(),
         )
         kept = selection.kept
     log.info("keeping %d of %d tokens (%d by rule %s, %d special, %d fallback characters)", len(kept),
@@ -104,6 +111,7 @@ def run(build: Build, out: Path) -> dict:
         "kept_by_rule": selection.by_rule,
         "kept_special": selection.special,
         "kept_fallback": selection.fallback,
+        "kept_characters": chars.counts(),
         "params_before": params_before,
         "params_after": params_after,
         "param_ratio": params_after / params_before,
