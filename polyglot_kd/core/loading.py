@@ -24,7 +24,22 @@ def load_encoder(path: str | Path, **kwargs):
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         raise PolyglotError(f"cannot load the model in {path}: {type(exc).__name__}: {exc} "
                             "(a corrupt or truncated weights file? rebuild it with --force)") from None
+    refuse_non_finite(model, path)
     return model.eval()
+
+
+def refuse_non_finite(model, path) -> None:
+    """A weights file overwritten in place loads without complaint; its NaN/inf values would only show
+    as NaN scores later. Name the first tensor that has them."""
+    import torch
+
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise PolyglotError(f"the model in {path} has {bad:,} NaN/inf values in {name}: its weights file "
+                                    "is corrupt (rebuild it with --force; for an embedded teacher, "
+                                    "`polyglot-kd fetch --verify` converts it again)")
 
 
 def load_tokenizer(path: str | Path):

@@ -139,3 +139,16 @@ def test_an_interrupted_forced_distill_resumes_with_or_without_force(tiny_world,
     first_steps = [json.loads(line)["step"] for line in (workdir / "pt/distill/metrics.jsonl").read_text().splitlines()]
     assert first_steps and max(first_steps) == config.distill.steps
     check_weights(workdir / "pt/distill/model")
+
+
+def test_loading_refuses_non_finite_weights_naming_the_tensor(tmp_path):
+    from polyglot_kd.core.loading import load_encoder
+    from tests.tiny import save_tiny_model
+
+    folder = save_tiny_model(tmp_path / "m")
+    tensors = load_file(folder / "model.safetensors")
+    name = sorted(n for n in tensors if n.endswith("attention.self.query.weight"))[0]
+    tensors[name][0, 0] = float("inf")
+    save_file(tensors, folder / "model.safetensors")
+    with pytest.raises(PolyglotError, match=rf"1 NaN/inf values in {name}"):
+        load_encoder(folder)
