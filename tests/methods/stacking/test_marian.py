@@ -10,7 +10,7 @@ import torch
 
 from polyglot_kd.methods.stacking.marian import port as mm
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.sources.marian import read_marian
+from polyglot_kd.methods.stacking.marian.reader import read_marian
 from tests.marian_tiny import marian_options, tiny_spm, tiny_weights, write_marian
 
 CONFIG = mm.MarianConfig(vocab_size=60, dim=16, heads=4, ffn=24, encoder_layers=2, decoder_layers=2)

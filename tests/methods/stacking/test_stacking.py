@@ -21,7 +21,7 @@ from polyglot_kd.data import bible, udhr, wordlists
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.core.errors import ConfigError, PolyglotError
 from polyglot_kd.core.loading import load_model_and_tokenizer
-from polyglot_kd.sources.marian import read_marian
+from polyglot_kd.methods.stacking.marian.reader import read_marian
 from polyglot_kd.methods.stacking.model import StackedModel, is_stacked, retrieval_scores
 from tests.marian_tiny import marian_options, tiny_spm, tiny_weights, write_marian
 from tests.tiny import CORPUS, save_tiny_model

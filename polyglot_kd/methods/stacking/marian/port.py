@@ -286,7 +286,7 @@ def _marian_names(c: MarianConfig) -> dict[str, str]:
 
 
 def from_marian_file(marian, source: str = "", target: str = "", origin: str = "") -> MarianTranslator:
-    """Build a MarianTranslator from a parsed Marian file (:class:`polyglot_kd.sources.marian.MarianFile`)."""
+    """Build a MarianTranslator from a parsed Marian file (:class:`polyglot_kd.methods.stacking.marian.reader.MarianFile`)."""
     opts = marian.config
     wrong = [f"{k}={opts.get(k)!r} (supported: {v!r})" for k, v in _SUPPORTED.items() if opts.get(k, v) != v]
     if wrong or not opts:
