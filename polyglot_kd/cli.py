@@ -193,9 +193,9 @@ def cmd_bench(args) -> None:
 
 
 def cmd_release(args) -> None:
-    from polyglot_kd.pipeline import release
     from polyglot_kd.pipeline.build import Build, run_build
     from polyglot_kd.pipeline.stages.release import release_folder
+    from polyglot_kd.reports import release
 
     config = load_language(args.language, {"release": {"model": args.model}} if args.model else {})
     run_build(config, args.workdir, ["release"], force={"release"} if args.force else set())
@@ -213,12 +213,13 @@ def cmd_release(args) -> None:
 
 def cmd_leaderboard(args) -> None:
     from polyglot_kd.reports import browser
-    from polyglot_kd.reports.leaderboard import HTML, write_leaderboard
+    from polyglot_kd.reports.files import LEADERBOARD_HTML
+    from polyglot_kd.reports.leaderboard import write_leaderboard
 
     for path in write_leaderboard(args.workdir, args.out):
         print(path)
     if args.screenshot:
-        print(browser.screenshot(browser.page_url(Path(args.out) / HTML), args.screenshot))
+        print(browser.screenshot(browser.page_url(Path(args.out) / LEADERBOARD_HTML), args.screenshot))
 
 
 def _key_value(text: str) -> tuple[str, object]:

@@ -43,7 +43,8 @@ def main() -> int:
     from polyglot_kd.config import load_language
     from polyglot_kd.core.pooling import encode
     from polyglot_kd.reports.model_card import card_scores
-    from polyglot_kd.pipeline.release import rescore, verify_release
+    from polyglot_kd.reports.release import verify_release
+    from polyglot_kd.pipeline.release import rescore
     from polyglot_kd.pipeline.stages.release import release_folder
     from polyglot_kd.tasks import retrieval
 

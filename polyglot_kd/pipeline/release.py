@@ -1,48 +1,48 @@
-"""Release: turn a build's evaluated model into a folder people can download and trust.
+"""Release, the build's side: which model of `builds/<lang>/` to release, its artifacts, and the card's
+contents from the eval report and the stage manifests; the folder itself is written by
+`polyglot_kd.reports.release` (model, sentence-transformers layout, card, SHA256SUMS).
 
-The folder holds the model (safetensors, config, tokenizer) in the classic sentence-transformers
-layout (modules.json, sentence_bert_config.json, 1_Pooling with mean pooling, then Normalize), so
-`SentenceTransformer(folder)` and `AutoModel.from_pretrained(folder)` both load it; a model card
-(README.md) rendered from `model_card.ReleaseCard`; extra artifacts of the build (sparse
-differences, adapters: whatever a stage leaves in `builds/<lang>/<stage>/artifacts/<name>/`) under
-`artifacts/<stage>/<name>/`; and `SHA256SUMS` (the format `sha256sum -c` reads) over every file.
+Extra artifacts of the build (sparse differences, adapters: whatever a stage leaves in
+`builds/<lang>/<stage>/artifacts/<name>/`) ship under `artifacts/<stage>/<name>/`.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import shutil
-from importlib import metadata
 from pathlib import Path
 
-from polyglot_kd.core.files import package_version, sha256, versions
-from polyglot_kd.pipeline.build import MANIFEST, Build
 from polyglot_kd.config import LanguageConfig
-from polyglot_kd.pipeline.stages import STAGES, model_stages
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.reports.model_card import ReleaseCard, Score, StageInfo, render_card
-from polyglot_kd.core.loading import load_encoder, load_tokenizer
-from polyglot_kd.pipeline.stages.evaluate import REPORT_JSON
+from polyglot_kd.core.files import package_version, versions
+from polyglot_kd.core.loading import load_tokenizer
+from polyglot_kd.methods import bistil, embed_init, stacking, trim
+from polyglot_kd.pipeline.build import MANIFEST, Build
+from polyglot_kd.pipeline.stages import STAGES, model_stages
+from polyglot_kd.reports import release as folder_ops
+from polyglot_kd.reports.files import ARTIFACTS, REPORT_JSON
+from polyglot_kd.reports.model_card import ReleaseCard, Score, StageInfo
 
 log = logging.getLogger(__name__)
 
-CARD = "README.md"
-CHECKSUMS = "SHA256SUMS"
-ARTIFACTS = "artifacts"  # builds/<lang>/<stage>/artifacts/<name>/ -> <release>/artifacts/<stage>/<name>/
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack")
-# Files a hub clone or download adds beside the release; they are not part of it.
-NOT_RELEASED = {".gitattributes"}
-
-
-class ReleaseMismatch(PolyglotError):
-    """A release folder whose files no longer match its SHA256SUMS; `files` names them."""
-
-    def __init__(self, folder: Path, problems: dict[str, str]):
-        self.files = sorted(problems)
-        lines = "\n".join(f"  - {name}: {why}" for name, why in sorted(problems.items()))
-        super().__init__(f"release folder {folder} does not match its {CHECKSUMS} ({len(problems)} file(s)):\n{lines}")
+# Build stage -> the method package it runs (the card cites its CITATION) and the hub tag it adds.
+STAGE_METHODS = {"trim": (trim, "vocabulary-trimming"), "embed-init": (embed_init, "embedding-initialization"),
+                 "distill": (bistil, "knowledge-distillation"), "stack": (stacking, "model-stacking")}
+# Cited beside the methods: the embedded teacher's paper, and the evaluation the card reports.
+E5_CITATION = """@article{wang2024multilingual,
+  title={Multilingual E5 Text Embeddings: A Technical Report},
+  author={Wang, Liang and Yang, Nan and Huang, Xiaolong and Yang, Linjun and Majumder, Rangan and Wei, Furu},
+  journal={arXiv preprint arXiv:2402.05672},
+  year={2024}
+}"""
+EVAL_CITATION = """@article{artetxe2019massively,
+  title={Massively Multilingual Sentence Embeddings for Zero-Shot Cross-Lingual Transfer and Beyond},
+  author={Artetxe, Mikel and Schwenk, Holger},
+  journal={Transactions of the Association for Computational Linguistics},
+  volume={7},
+  year={2019}
+}"""
 
 
 # ------------------------------------------------------------------------------------ which model
@@ -109,60 +109,6 @@ def release_name(config: LanguageConfig, stage: str) -> str:
     return config.release.name or f"{teacher}-{config.code}-{stage}"
 
 
-# ------------------------------------------------------------------------------------ the folder
-
-
-def copy_model(source: Path, folder: Path) -> None:
-    """Weights (safetensors), config and tokenizer files of a model directory."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = [f for f in sorted(source.iterdir()) if f.is_file() and not f.name.startswith(".")]
-    for f in files:
-        if not f.name.endswith(WEIGHT_SUFFIXES) or f.suffix == ".safetensors":
-            shutil.copy2(f, folder / f.name)
-    if not any(f.suffix == ".safetensors" for f in files):  # other weight formats are converted
-        load_encoder(source).save_pretrained(folder, safe_serialization=True)
-
-
-def _accepts_pooling_switch(folder: Path) -> bool:
-    """Whether the architecture's AutoModel class takes add_pooling_layer (BERT, XLM-R do)."""
-    from transformers import AutoConfig
-    from transformers.models.auto.modeling_auto import MODEL_MAPPING
-
-    try:
-        cls = MODEL_MAPPING[type(AutoConfig.from_pretrained(folder))]
-    except KeyError:
-        return False
-    return "add_pooling_layer" in inspect.signature(cls.__init__).parameters
-
-
-def write_sentence_transformers_layout(folder: Path, hidden_size: int, max_seq_length: int, prefix: str = "") -> None:
-    """modules.json (Transformer -> mean Pooling -> Normalize) and the modules' configs.
-
-    Written by hand in the classic format (`sentence_transformers.models.*`, `pooling_mode_*_tokens`)
-    rather than with SentenceTransformer.save: 5.x saves module paths and keys that sentence-transformers
-    2.x-4.x cannot read, while every version reads these.
-    """
-    modules = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
-    _write_json(folder / "modules.json", [{"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
-                                          for i, (path, kind) in enumerate(modules)])
-    sbert = {"max_seq_length": max_seq_length, "do_lower_case": False}
-    if _accepts_pooling_switch(folder):
-        # the [CLS] pooler is unused by mean pooling and not in the weights: don't create a random one
-        sbert["model_args"] = {"add_pooling_layer": False}
-    _write_json(folder / "sentence_bert_config.json", sbert)
-    _write_json(folder / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": hidden_size, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False})
-    _write_json(folder / "config_sentence_transformers.json", {
-        "__version__": {"sentence_transformers": package_version("sentence-transformers"), "transformers": package_version("transformers"),
-                        "pytorch": package_version("torch")},
-        # the prefix the scores were measured with becomes the default prompt
-        "prompts": {"retrieval": prefix} if prefix else {},
-        "default_prompt_name": "retrieval" if prefix else None,
-        "similarity_fn_name": "cosine",
-    })
-
-
 def copy_artifacts(build: Build, folder: Path) -> list[str]:
     """Every finished stage's `artifacts/<name>/` folders, into `<folder>/artifacts/<stage>/<name>/`.
 
@@ -181,82 +127,21 @@ def copy_artifacts(build: Build, folder: Path) -> list[str]:
     return copied
 
 
-# ------------------------------------------------------------------------------------ checksums
-
-
-def released_files(folder: Path) -> list[str]:
-    """Relative paths of the release's files (hidden files and SHA256SUMS itself excluded)."""
-    out = []
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder)
-        if path.is_file() and not any(p.startswith(".") for p in rel.parts) and rel.as_posix() not in NOT_RELEASED | {CHECKSUMS}:
-            out.append(rel.as_posix())
-    return sorted(out)
-
-
-def write_checksums(folder: Path) -> Path:
-    """SHA256SUMS over every file of the folder, in `sha256sum` format."""
-    lines = [f"{sha256(folder / rel)}  {rel}" for rel in released_files(folder)]
-    path = folder / CHECKSUMS
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def verify_release(folder: str | Path) -> int:
-    """Check every file against SHA256SUMS; returns the number of files checked.
-
-    Raises ReleaseMismatch naming each file that was modified, is missing or is not listed.
-    """
-    folder = Path(folder)
-    sums = folder / CHECKSUMS
-    if not folder.is_dir():
-        raise PolyglotError(f"release folder {folder} does not exist")
-    if not sums.is_file():
-        raise ReleaseMismatch(folder, {CHECKSUMS: "missing, so nothing can be checked (not a release folder, or a partial copy)"})
-    expected = {}
-    for i, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), 1):
-        digest, sep, rel = line.partition("  ")
-        if not line.strip():
-            continue
-        if not sep or len(digest) != 64 or Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise ReleaseMismatch(folder, {CHECKSUMS: f"line {i} is not '<sha256>  <relative path>': {line[:80]!r}"})
-        expected[rel] = digest
-    problems = {}
-    for rel, digest in expected.items():
-        path = folder / rel
-        if not path.is_file():
-            problems[rel] = "missing"
-        elif (actual := sha256(path)) != digest:
-            problems[rel] = f"modified (SHA-256 {actual[:12]}..., expected {digest[:12]}...)"
-    for rel in sorted(set(released_files(folder)) - expected.keys()):
-        problems[rel] = f"extra file, not listed in {CHECKSUMS}"
-    if problems:
-        raise ReleaseMismatch(folder, problems)
-    return len(expected)
-
-
 # ------------------------------------------------------------------------------------ assembling
 
 
 def make_release(build: Build, stage: str, folder: Path) -> ReleaseCard:
     """Write the release folder of `stage`'s model (the folder must not exist yet)."""
-    from transformers import AutoConfig
-
     from polyglot_kd.sources.teacher import resolve_teacher
 
     cfg = build.config
-    if folder.exists():
-        raise PolyglotError(f"release folder {folder} already exists; remove it first")
-    copy_model(build.model_dir(stage), folder)
-    model_config = AutoConfig.from_pretrained(folder)
-    write_sentence_transformers_layout(folder, model_config.hidden_size, cfg.eval.max_length, cfg.eval.prefix)
+    folder_ops.write_model_folder(build.model_dir(stage), folder, cfg.eval.max_length, cfg.eval.prefix)
     artifacts = copy_artifacts(build, folder)
     teacher_dir = resolve_teacher(cfg.teacher)
     speed = measure_speed(cfg, folder, teacher_dir) if cfg.release.speed_sentences else None
     card = build_card(build, stage, folder, len(load_tokenizer(teacher_dir)), speed, artifacts)
-    (folder / CARD).write_text(render_card(card), encoding="utf-8")
-    write_checksums(folder)
-    log.info("released %s/%s as %s (%d files)", cfg.code, stage, folder, len(released_files(folder)))
+    folder_ops.finish_release(folder, card)
+    log.info("released %s/%s as %s", cfg.code, stage, folder)
     return card
 
 
@@ -290,15 +175,31 @@ def build_card(build: Build, stage: str, folder: Path, teacher_vocab: int, speed
     license_ = cfg.release.license or (embedded.license.lower() if embedded else "other")
     names = STAGES.names()
     stages = [stage_info(s, m) for s in names[:names.index(stage) + 1] + ["eval"] if (m := build.manifest(s))]
+    stage_names = [s.name for s in stages]
     return ReleaseCard(
         name=folder.name, language=cfg.code, language_name=cfg.name, source=cfg.source, license=license_,
         teacher=cfg.teacher, base_model=base_model, released_stage=stage, params=mine["params"],
         teacher_params=teacher["params"], vocab_size=len(load_tokenizer(folder)),
-        teacher_vocab_size=teacher_vocab, weights_bytes=sum(f.stat().st_size for f in folder.glob("*.safetensors")),
+        teacher_vocab_size=teacher_vocab, weights_bytes=folder_ops.weights_bytes(folder),
         max_seq_length=cfg.eval.max_length, prefix=cfg.eval.prefix, scores=scores, comparison=comparison,
-        stages=stages, data=data_lines(cfg), speed=speed, artifacts=artifacts, pooling_switch=_accepts_pooling_switch(folder),
+        stages=stages, data=data_lines(cfg), speed=speed, artifacts=artifacts,
+        pooling_switch=folder_ops.accepts_pooling_switch(folder),
         versions=versions() | {k: package_version(k) for k in ("sentence-transformers", "huggingface_hub", "safetensors")},
+        made_by=[s for s in stage_names if s != "eval"], tags=card_tags(stage_names),
+        citations=card_citations(base_model, stage_names),
     )
+
+
+def card_tags(stages: list[str]) -> list[str]:
+    """Hub tags of the methods that `stages` ran."""
+    return [STAGE_METHODS[s][1] for s in stages if s in STAGE_METHODS]
+
+
+def card_citations(base_model: str | None, stages: list[str]) -> list[str]:
+    """BibTeX of what made the model: the E5 paper for an E5 teacher, each stage's method, the evaluation."""
+    cited = [E5_CITATION] if base_model and "e5" in base_model.lower() else []
+    cited += [STAGE_METHODS[s][0].CITATION for s in stages if s in STAGE_METHODS]
+    return cited + ([EVAL_CITATION] if "eval" in stages else [])
 
 
 def stage_info(stage: str, manifest: dict) -> StageInfo:
@@ -322,37 +223,6 @@ def data_lines(cfg: LanguageConfig) -> list[str]:
     return lines
 
 
-# ------------------------------------------------------------------------------------ after release
-
-
-def copy_release(folder: Path, out: Path) -> Path:
-    """Copy a verified release to `out` (replacing an earlier release there, never other files)."""
-    verify_release(folder)
-    out = Path(out)
-    if out.exists():
-        if not (out / CHECKSUMS).is_file() and any(out.iterdir()):
-            raise PolyglotError(f"--out {out} exists and is not an earlier release (no {CHECKSUMS}); choose an empty or new folder")
-        shutil.rmtree(out)
-    shutil.copytree(folder, out)
-    verify_release(out)
-    return out
-
-
-def push_release(folder: Path, repo_id: str, token: str | None = None, private: bool = False) -> str:
-    """Upload a verified release folder to a hub model repository; returns the commit URL."""
-    from huggingface_hub import HfApi
-
-    verify_release(folder)
-    api = HfApi(token=token)
-    try:
-        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
-                                   commit_message=f"polyglot-kd release {Path(folder).name}")
-    except Exception as exc:  # offline, no token, no rights: all the same to the user
-        raise PolyglotError(f"could not push {folder} to hub repository {repo_id!r}: {type(exc).__name__}: {exc}") from exc
-    return str(getattr(commit, "commit_url", commit))
-
-
 def rescore(folder: Path, config: LanguageConfig) -> dict[str, float]:
     """Retrieval accuracy (%) of a release loaded with SentenceTransformer, on the build's datasets."""
     from sentence_transformers import SentenceTransformer
@@ -366,8 +236,3 @@ def rescore(folder: Path, config: LanguageConfig) -> dict[str, float]:
                for texts in (data.source, data.target)]
         out[data.name] = 100 * retrieval.accuracy(*emb)["mean"]
     return out
-
-
-def _write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

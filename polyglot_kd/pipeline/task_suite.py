@@ -21,6 +21,8 @@ from polyglot_kd.core.files import versions, write_json_atomic
 from polyglot_kd.pipeline.build import Build
 from polyglot_kd.config import FinetuneConfig, LanguageConfig, known_languages, load_language, parse_config
 from polyglot_kd.core.errors import ConfigError, PolyglotError
+from polyglot_kd.reports.files import EVAL_DIR, REPORT_JSON, TASK_RESULTS_DIR
+from polyglot_kd.reports.tables import records_table
 from polyglot_kd.tasks import parse_tasks, results
 from polyglot_kd.tasks.task import Task
 
@@ -82,8 +84,8 @@ def _resolve_target(target: str, workdir: Path, language: str | None, finetune: 
         if len(models) <= 1:
             log.warning("no finished model in %s yet (polyglot-kd build %s); evaluating the teacher only",
                         build.root, config.code)
-        report = build.stage_dir("eval") / "report.json"
-        return Target(config, config.finetune, models, build.root / "tasks", report if report.is_file() else None)
+        report = build.stage_dir("eval") / REPORT_JSON
+        return Target(config, config.finetune, models, build.root / TASK_RESULTS_DIR, report if report.is_file() else None)
     if not path.exists():
         raise PolyglotError(f"{target!r} is neither a model directory nor a language code "
                             f"(known: {', '.join(known_languages())})")
@@ -96,10 +98,10 @@ def _resolve_target(target: str, workdir: Path, language: str | None, finetune: 
     models = {"teacher": resolve_teacher(config.teacher if config else "e5-small")} if teacher else {}
     models[name] = model_dir
     stage_dir = model_dir.parent if model_dir.name == "model" else model_dir
-    report = stage_dir.parent / "eval" / "report.json"  # a build's stage: extend its report too
+    report = stage_dir.parent / EVAL_DIR / REPORT_JSON  # a build's stage: extend its report too
     if language and report.is_file() and (stage_dir / "manifest.json").is_file():
-        return Target(config, options, models, stage_dir.parent / "tasks", report)
-    root = Path(workdir) / (language or "models") / "tasks"
+        return Target(config, options, models, stage_dir.parent / TASK_RESULTS_DIR, report)
+    root = Path(workdir) / (language or "models") / TASK_RESULTS_DIR
     return Target(config, options, models, root, None)
 
 
@@ -201,7 +203,7 @@ def run_eval(target: Target, tasks: list[Task], method: str | list[str], languag
             records += new
     if target.report is not None:
         _extend_report(target.report, records)
-    print(results.table(records))
+    print(records_table(records))
     return records
 
 

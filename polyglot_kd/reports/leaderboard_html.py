@@ -11,9 +11,9 @@ import base64
 import html
 import io
 
-from polyglot_kd.reports.leaderboard import Row, fmt, table
+from polyglot_kd.reports.files import BARS_PLOT, SIZE_PLOT
+from polyglot_kd.reports.leaderboard_table import Row, fmt, table
 
-SIZE_PLOT, BARS_PLOT = "leaderboard-size.png", "leaderboard-languages.png"
 MAX_PLOTTED_COLUMNS = 4  # subplots per figure; further tasks stay in the table
 
 STYLE = """

@@ -1,65 +1,27 @@
-"""Release metadata as a dataclass, rendered into a Hugging Face model card (README.md).
+"""Release metadata as a dataclass, rendered into a Hugging Face model card (README.md) through the
+template `model_card_template.md` (shipped with the package), the way sentence-transformers does it.
 
 The YAML header (language, license, base_model, tags, library_name, model-index) is written by
 `huggingface_hub.ModelCardData`, so the hub parses it the way it parses any card; the body holds
 the evaluation beside the teacher, sizes, speed, the stages with their settings, data, package
-versions and the citations of the methods used.
+versions and the citations of the methods used. The card knows no build: whoever fills the
+`ReleaseCard` (the pipeline's release) chooses the tags and citations.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+TEMPLATE = "model_card_template.md"
 TASK_TYPE = "bitext-mining"  # the task type MTEB uses for Tatoeba-style retrieval
 MEAN_METRIC = "accuracy"  # metric type of the mean of both directions in the model-index
-
-# BibTeX of the methods, per build stage (a new stage adds its entry here) and for the pieces every
-# release uses. Only the stages a release went through are cited.
-CITATIONS = {
-    "e5": """@article{wang2024multilingual,
-  title={Multilingual E5 Text Embeddings: A Technical Report},
-  author={Wang, Liang and Yang, Nan and Huang, Xiaolong and Yang, Linjun and Majumder, Rangan and Wei, Furu},
-  journal={arXiv preprint arXiv:2402.05672},
-  year={2024}
-}""",
-    "trim": """@inproceedings{ushio2023efficient,
-  title={An Efficient Multilingual Language Model Compression through Vocabulary Trimming},
-  author={Ushio, Asahi and Zhou, Yi and Camacho-Collados, Jose},
-  booktitle={Findings of the Association for Computational Linguistics: EMNLP 2023},
-  year={2023}
-}""",
-    "distill": """@inproceedings{ansell2023distilling,
-  title={Distilling Efficient Language-Specific Models for Cross-Lingual Transfer},
-  author={Ansell, Alan and Ponti, Edoardo Maria and Korhonen, Anna and Vuli{\\'c}, Ivan},
-  booktitle={Findings of the Association for Computational Linguistics: ACL 2023},
-  year={2023}
-}""",
-    "embed-init": """@inproceedings{liu2024ofa,
-  title={{OFA}: A Framework of Initializing Unseen Subword Embeddings for Efficient Large-scale Multilingual Continued Pretraining},
-  author={Liu, Yihong and Lin, Peiqin and Wang, Mingyang and Sch{\\"u}tze, Hinrich},
-  booktitle={Findings of the Association for Computational Linguistics: NAACL 2024},
-  year={2024}
-}""",
-    "stack": """@inproceedings{schmidt2024self,
-  title={Self-Distillation for Model Stacking Unlocks Cross-Lingual {NLU} in 200+ Languages},
-  author={Schmidt, Fabian David and Borchert, Philipp and Vuli{\\'c}, Ivan and Glava{\\v{s}}, Goran},
-  booktitle={Findings of the Association for Computational Linguistics: EMNLP 2024},
-  year={2024}
-}""",
-    "eval": """@article{artetxe2019massively,
-  title={Massively Multilingual Sentence Embeddings for Zero-Shot Cross-Lingual Transfer and Beyond},
-  author={Artetxe, Mikel and Schwenk, Holger},
-  journal={Transactions of the Association for Computational Linguistics},
-  volume={7},
-  year={2019}
-}""",
-}
+BASE_TAGS = ["sentence-transformers", "sentence-similarity", "feature-extraction", "polyglot-kd"]
 SOURCE_NAMES = {"en": "English"}
-STAGE_TAGS = {"trim": "vocabulary-trimming", "distill": "knowledge-distillation", "embed-init": "embedding-initialization",
-              "stack": "model-stacking"}
 
 
 @dataclass
@@ -129,6 +91,7 @@ class ReleaseCard:
     comparison: dict[str, dict]
     """Every model of the eval report: name -> {"params": int, "scores": {dataset: mean}}."""
     stages: list[StageInfo]
+    """Every stage behind the release, evaluation included, for "How it was made"."""
     data: list[str]
     """What the build read, one line each."""
     versions: dict[str, str]
@@ -137,10 +100,12 @@ class ReleaseCard:
     """Relative folders of extra artifacts (sparse differences, adapters) shipped beside the model."""
     pooling_switch: bool = True
     """Whether the architecture takes add_pooling_layer (then the usage example turns the unused pooler off)."""
-
-    def citations(self) -> list[str]:
-        keys = (["e5"] if self.base_model and "e5" in self.base_model.lower() else []) + [s.name for s in self.stages]
-        return [CITATIONS[k] for k in dict.fromkeys(keys) if k in CITATIONS]
+    made_by: list[str] = field(default_factory=list)
+    """Names of the stages that made the model, in order (the card's first sentence)."""
+    tags: list[str] = field(default_factory=list)
+    """Hub tags beside BASE_TAGS, e.g. one per method used."""
+    citations: list[str] = field(default_factory=list)
+    """BibTeX entries of the methods (and base model) used, in order."""
 
     def card_data(self) -> ModelCardData:
         """The YAML header, with the model-index holding the released model's scores in %."""
@@ -157,99 +122,46 @@ class ReleaseCard:
                 EvalResult(**common, metric_type=f"accuracy_{self.language}_{self.source}", metric_value=round(100 * s.tgt2src, 2),
                            metric_name=f"Accuracy {self.language}->{self.source}"),
             ]
-        tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", "polyglot-kd"]
-        tags += [STAGE_TAGS[s.name] for s in self.stages if s.name in STAGE_TAGS]
         return ModelCardData(language=[self.language, self.source], license=self.license, base_model=self.base_model,
-                             tags=tags, library_name="sentence-transformers", pipeline_tag="sentence-similarity",
-                             model_name=self.name, eval_results=results or None)
+                             tags=BASE_TAGS + self.tags, library_name="sentence-transformers",
+                             pipeline_tag="sentence-similarity", model_name=self.name, eval_results=results or None)
+
+    def comparison_rows(self) -> list[tuple[str, int, list[float | None]]]:
+        """(label, params, mean per dataset of `scores`) of every evaluated model; the released one in bold."""
+        sets = [s.dataset for s in self.scores]
+        rows = []
+        for name, row in self.comparison.items():
+            label = f"**{self.name}** ({name})" if name == self.released_stage else name
+            if name == "teacher":
+                label = f"teacher ({self.base_model or self.teacher})"
+            rows.append((label, row["params"], [row["scores"].get(d) for d in sets]))
+        return rows
 
 
 def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f}"
 
 
-def _evaluation(card: ReleaseCard) -> list[str]:
-    sets = [s.dataset for s in card.scores]
-    lines = ["| model | params | " + " | ".join(sets) + " |", "|---|---|" + "---|" * len(sets)]
-    for name, row in card.comparison.items():
-        label = f"**{card.name}** ({name})" if name == card.released_stage else name
-        if name == "teacher":
-            label = f"teacher ({card.base_model or card.teacher})"
-        cells = [_pct(row["scores"].get(d)) for d in sets]
-        lines.append(f"| {label} | {row['params'] / 1e6:.2f}M | " + " | ".join(cells) + " |")
-    lines += ["", "| dataset | pairs | this model | teacher | difference | "
-              f"{card.source}->{card.language} | {card.language}->{card.source} |", "|---|---|---|---|---|---|---|"]
-    for s in card.scores:
-        diff = "" if s.teacher is None else f"{100 * (s.mean - s.teacher):+.1f}"
-        lines.append(f"| {s.dataset} | {s.n or ''} | {_pct(s.mean)} | {_pct(s.teacher)} | {diff} | "
-                     f"{_pct(s.src2tgt)} | {_pct(s.tgt2src)} |")
-    return lines
+def _diff(x: float, reference: float | None) -> str:
+    return "" if reference is None else f"{100 * (x - reference):+.1f}"
 
 
-def _usage(card: ReleaseCard) -> list[str]:
-    prefix = f'"{card.prefix}" + ' if card.prefix else ""
-    return [
-        "```python", "from sentence_transformers import SentenceTransformer", "",
-        f'model = SentenceTransformer("{card.name}")  # or the path of this folder',
-        f'embeddings = model.encode(["Hello, world!"])  # {card.max_seq_length} tokens at most, L2-normalised',
-        "```", "", "With transformers alone (mean pooling over the attention mask, then L2 normalisation):", "",
-        "```python", "import torch", "from transformers import AutoModel, AutoTokenizer", "",
-        f'tokenizer = AutoTokenizer.from_pretrained("{card.name}")',
-        f'model = AutoModel.from_pretrained("{card.name}"' + (", add_pooling_layer=False)" if card.pooling_switch else ")"),
-        f'batch = tokenizer([{prefix}"Hello, world!"], padding=True, truncation=True, max_length={card.max_seq_length}, return_tensors="pt")',
-        "hidden = model(**batch).last_hidden_state", 'mask = batch["attention_mask"].unsqueeze(-1).float()',
-        "embeddings = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)", "```",
-    ]
+@cache
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)  # a misspelt field fails, not renders blank
+    env.filters.update(pct=_pct, diff=_diff, millions=lambda n: f"{n / 1e6:.2f}M", thousands=lambda n: f"{n:,}",
+                       json=lambda v: json.dumps(v, ensure_ascii=False))
+    return env.from_string(resources.files(__package__).joinpath(TEMPLATE).read_text(encoding="utf-8"))
 
 
 def render_card(card: ReleaseCard) -> str:
-    """The model card: YAML metadata header, then the Markdown body."""
-    teacher = f"[{card.base_model}](https://huggingface.co/{card.base_model})" if card.base_model else f"`{card.teacher}`"
-    stages = ", ".join(s.name for s in card.stages if s.name != "eval")
-    lines = [
-        "---", card.card_data().to_yaml().rstrip(), "---", "", f"# {card.name}", "",
-        f"A compact sentence encoder for {card.language_name or card.language} ({card.language}) and "
-        f"{SOURCE_NAMES.get(card.source, card.source)} made from {teacher} "
-        f"by polyglot-kd (stages: {stages}). It keeps "
-        f"{card.params / 1e6:.2f}M of the teacher's {card.teacher_params / 1e6:.2f}M parameters "
-        f"({card.params / card.teacher_params:.3f}x, {card.teacher_params / card.params:.1f}x smaller) and "
-        f"{card.vocab_size:,} of its {card.teacher_vocab_size:,} tokens.", "",
-        "## Usage", "", *_usage(card), "",
-        "## Evaluation", "",
-        f"Tatoeba-style retrieval, {card.source} <-> {card.language}: top-1 accuracy (%) of finding each "
-        "sentence's translation by cosine similarity, mean of both directions, held-out data; "
-        f"max {card.max_seq_length} tokens" + (f", prefix {card.prefix!r}" if card.prefix else ", no prefix") + ".", "",
-        *_evaluation(card), "",
-        "## Size and speed", "",
-        f"- parameters: {card.params:,} (teacher {card.teacher_params:,})",
-        f"- vocabulary: {card.vocab_size:,} tokens (teacher {card.teacher_vocab_size:,})",
-        f"- weights: {card.weights_bytes / 2**20:.1f} MiB (safetensors)",
-    ]
-    if card.speed:
-        s = card.speed
-        lines.append(f"- encoding speed: {s.model_per_second:.1f} sentences/s vs the teacher's {s.teacher_per_second:.1f} "
-                     f"({s.speedup:.2f}x), measured side by side on the same {s.sentences} held-out sentences, "
-                     f"batch {s.batch_size}, {s.threads} CPU threads, max {s.max_length} tokens, the two models "
-                     f"taking turns batch by batch, best of {s.rounds} rounds per batch")
-    else:
-        lines.append("- encoding speed: not measured")
-    lines += ["", "## How it was made", ""]
-    for st in card.stages:
-        lines.append(f"- **{st.name}**" + (f" ({st.seconds:.1f} s)" if st.seconds else "") + ": settings "
-                     f"`{json.dumps(st.settings, ensure_ascii=False)}`"
-                     + (f"; results `{json.dumps(st.metrics, ensure_ascii=False)}`" if st.metrics else ""))
-    lines += ["", "Data read by the build (no text is shipped with the model):", "", *[f"- {d}" for d in card.data]]
-    if card.artifacts:
-        lines += ["", "## Extra artifacts", "", *[f"- `{a}/`" for a in card.artifacts]]
-    lines += [
-        "", "## Files", "",
-        "`SHA256SUMS` lists the SHA-256 of every file; check a copy with `sha256sum -c SHA256SUMS` "
-        "or `polyglot_kd.pipeline.release.verify_release(folder)`.", "",
-        "## Software", "", ", ".join(f"{k} {v}" for k, v in card.versions.items()), "",
-        "## Citation", "", "Methods used to make this model:", "",
-    ]
-    lines += [f"```bibtex\n{c}\n```\n" for c in card.citations()]
-    return "\n".join(lines).rstrip() + "\n"
+    """The model card: YAML metadata header, then the Markdown body, from the template."""
+    text = _template().render(card=card, card_data=card.card_data().to_yaml().rstrip(),
+                              source_name=SOURCE_NAMES.get(card.source, card.source))
+    return text.rstrip() + "\n"
 
 
 def card_scores(path) -> dict[str, float]:

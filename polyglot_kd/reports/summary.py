@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.pipeline.stages.evaluate import REPORT_JSON
+from polyglot_kd.reports.files import EVAL_DIR, REPORT_JSON, TASK_RESULTS_DIR
+from polyglot_kd.tasks.results import FROZEN, read_records
 
 
 def read_reports(workdir: Path) -> list[dict]:
-    reports = [json.loads(p.read_text()) for p in sorted(Path(workdir).glob(f"*/eval/{REPORT_JSON}"))]
+    reports = [json.loads(p.read_text()) for p in sorted(Path(workdir).glob(f"*/{EVAL_DIR}/{REPORT_JSON}"))]
     if not reports:
-        raise PolyglotError(f"no evaluation reports under {workdir}/<lang>/eval/; run: polyglot-kd build <lang>")
+        raise PolyglotError(f"no evaluation reports under {workdir}/<lang>/{EVAL_DIR}/; run: polyglot-kd build <lang>")
     return reports
 
 
@@ -37,14 +38,12 @@ def summary_table(workdir: Path, model: str = "trim") -> str:
 
 def task_records(workdir: Path) -> list[dict]:
     """Every build's task results (`<workdir>/<lang>/tasks/<model>/*.json`), each tagged with its build."""
-    from polyglot_kd.tasks.results import read_records
-
     records = []
-    for root in sorted(Path(workdir).glob("*/tasks")):
+    for root in sorted(Path(workdir).glob(f"*/{TASK_RESULTS_DIR}")):
         for r in read_records(root):
             records.append(r | {"build": root.parent.name})
     if not records:
-        raise PolyglotError(f"no task results under {workdir}/<lang>/tasks/; run: polyglot-kd eval <lang> --tasks pos")
+        raise PolyglotError(f"no task results under {workdir}/<lang>/{TASK_RESULTS_DIR}/; run: polyglot-kd eval <lang> --tasks pos")
     return records
 
 
@@ -56,8 +55,6 @@ def _row_name(record: dict) -> str:
 def trained_task_tables(workdir: Path) -> str:
     """Markdown, one table per (task, method): rows are the teacher and every build's models, columns
     the test languages (mean ± std over seeds, in %), then the shares of parameters trained and stored."""
-    from polyglot_kd.tasks.results import FROZEN
-
     groups: dict[tuple[str, str], dict[str, dict[str, dict]]] = {}
     for r in task_records(workdir):
         if r["method"] != FROZEN:
@@ -84,8 +81,6 @@ def trained_task_tables(workdir: Path) -> str:
 def frozen_task_tables(workdir: Path) -> str:
     """Markdown, one table per frozen-encoder task (retrieval, mining): a row per build language, the
     primary metric of the teacher and of each built model on each dataset, in %."""
-    from polyglot_kd.tasks.results import FROZEN
-
     groups: dict[str, dict[str, dict[str, dict]]] = {}
     for r in task_records(workdir):
         if r["method"] == FROZEN:

@@ -1,4 +1,5 @@
-"""Result files: one JSON per (model, task, language, method), and the tables printed from them.
+"""Result files: one JSON per (model, task, language, method), written and read here (the tables
+printed from them are `polyglot_kd.reports.tables.records_table`).
 
 `<root>/<model>/<task>.<language>.<method>.json` holds the mean and standard deviation over seeds of
 the task's primary metric, every seed's metrics, the parameter shares, the run's config and package
@@ -49,41 +50,3 @@ def read_summaries(root: Path) -> dict[tuple[str, str, str, str], dict]:
     """{(model, task, language, method): summary} of the trained tasks' records under `root`."""
     return {(r["model"], r["task"], r["language"], r["method"]): summary(r)
             for r in read_records(root) if r.get("method") != FROZEN}
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
-def table(records: list[dict], reference: str = "teacher") -> str:
-    """Markdown tables, one per (task, language, method): each model's primary metric (mean ± std
-    over seeds, in %), the change vs `reference`, English dev, and the shares of parameters trained
-    and stored."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in records:
-        groups.setdefault((r["task"], r["language"], r["method"]), []).append(r)
-    out = []
-    for (task, language, method), rows in groups.items():
-        ref = next((r for r in rows if r["model"] == reference), None)
-        if method == FROZEN:
-            sets = list(rows[0]["datasets"])
-            head = ["model"] + [f"{d} {rows[0]['metric']}" for d in sets] + ["vs teacher"]
-            lines = [f"{task}, en<->{language} (%)", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-            for r in rows:
-                diff = f"{100 * (r['mean'] - ref['mean']):+.1f}" if ref else ""
-                lines.append("| " + " | ".join([r["model"]] + [_pct(r["datasets"][d][r["metric"]]) for d in sets]
-                                               + [diff]) + " |")
-        else:
-            n = len(rows[0]["seeds"])
-            head = ["model", f"{rows[0]['metric']} (mean ± std, {n} seeds)", "vs teacher", "en dev",
-                    "trained", "stored"]
-            lines = [f"{task}, en->{language}, {method} (%)", "", "| " + " | ".join(head) + " |",
-                     "|" + "---|" * len(head)]
-            for r in rows:
-                p = r["parameters"]
-                diff = f"{100 * (r['mean'] - ref['mean']):+.1f}" if ref else ""
-                lines.append("| " + " | ".join([
-                    r["model"], f"{_pct(r['mean'])} ± {_pct(r['std'])}", diff, _pct(r["dev"]["mean"]),
-                    f"{100 * p['trained_share']:.2f}%", f"{100 * p['stored_share']:.2f}%"]) + " |")
-        out.append("\n".join(lines))
-    return "\n\n".join(out)

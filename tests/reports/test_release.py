@@ -10,7 +10,8 @@ import pytest
 
 from polyglot_kd.pipeline import build
 
-from polyglot_kd.pipeline import release
+from polyglot_kd.pipeline.release import rescore
+from polyglot_kd.reports import release
 from polyglot_kd.cli import main
 from polyglot_kd.core.pooling import encode
 from polyglot_kd.core.errors import ConfigError, PolyglotError
@@ -92,7 +93,7 @@ def test_card_metadata_and_scores_are_reproduced(released, offline):
     stated = card_scores(folder / "README.md")
     expected = {d: 100 * s["mean"] for d, s in report["models"]["trim"]["retrieval"].items()}
     assert stated.keys() == expected.keys() == {"bible-test", "udhr"}
-    for dataset, score in release.rescore(folder, config).items():
+    for dataset, score in rescore(folder, config).items():
         assert abs(score - stated[dataset]) <= 0.1, dataset
         assert abs(stated[dataset] - expected[dataset]) <= 0.01
     text = card.text

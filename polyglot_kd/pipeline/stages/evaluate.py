@@ -22,14 +22,12 @@ from polyglot_kd.config import LanguageConfig
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.loading import load_encoder, load_model_and_tokenizer, parameter_count
 from polyglot_kd.core.paths import cache_dir
+from polyglot_kd.reports.files import REPORT_JSON, REPORT_MD, TASK_RESULTS_DIR
+from polyglot_kd.reports.tables import render_table
 from polyglot_kd.sources.teacher import resolve_teacher
 from polyglot_kd.tasks import get_task, retrieval
 
 log = logging.getLogger(__name__)
-
-REPORT_JSON = "report.json"
-REPORT_MD = "report.md"
-TASK_RESULTS_DIR = "tasks"  # builds/<lang>/tasks/<model>/: one JSON per (task, language, method)
 
 
 def inputs(build: Build) -> dict:
@@ -153,48 +151,3 @@ def merge_task_results(root: Path, models: dict) -> None:
     for (model, task, language, method), summary in read_summaries(root).items():
         if model in models:
             models[model].setdefault(task, {}).setdefault(method, {})[language] = summary
-
-
-def render_table(report: dict) -> str:
-    """Markdown tables: size and both-direction retrieval accuracy per model, with the change vs the
-    teacher; then mining F1 where it ran."""
-    src, tgt = report["source"], report["language"]
-    sets = list(report["datasets"])
-    lines = []
-    if sets:
-        head = ["model", "params", "x teacher"]
-        for d in sets:
-            head += [f"{d} {src}->{tgt}", f"{d} {tgt}->{src}", f"{d} mean", "vs teacher"]
-        lines = [f"Retrieval accuracy (%), {src}<->{tgt}; " + ", ".join(f"{d}: {n} pairs" for d, n in report["datasets"].items()),
-                 "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        teacher = report["models"]["teacher"]["retrieval"]
-        for name, r in report["models"].items():
-            row = [name, f"{r['params'] / 1e6:.2f}M", f"{r['param_ratio']:.3f}"]
-            for d in sets:
-                s = r["retrieval"][d]
-                row += [f"{100 * s['src2tgt']:.1f}", f"{100 * s['tgt2src']:.1f}", f"{100 * s['mean']:.1f}",
-                        f"{100 * (s['mean'] - teacher[d]['mean']):+.1f}"]
-            lines.append("| " + " | ".join(row) + " |")
-    if "mining" in report.get("tasks", []):
-        lines += ["", mining_table(report)] if lines else [mining_table(report)]
-    return "\n".join(lines)
-
-
-def mining_table(report: dict) -> str:
-    """Markdown table: BUCC-style mining F1 (threshold from Acts) per model and test set."""
-    teacher = report["models"]["teacher"]["mining"]
-    sets = list(teacher)
-    head = ["model"] + [f"{d} {k}" for d in sets for k in ("F1", "P", "R", "vs teacher")]
-    lines = [f"Bitext mining (%), {report['source']}<->{report['language']}; "
-             + ", ".join(f"{d}: {s['n_gold']} pairs among {s['n_source']} x {s['n_target']} sentences" for d, s in teacher.items()),
-             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, r in report["models"].items():
-        if "mining" not in r:  # e.g. a stacked model: retrieval only
-            continue
-        row = [name]
-        for d in sets:
-            s = r["mining"][d]
-            row += [f"{100 * s['f1']:.1f}", f"{100 * s['precision']:.1f}", f"{100 * s['recall']:.1f}",
-                    f"{100 * (s['f1'] - teacher[d]['f1']):+.1f}"]
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Release stage: the evaluated model as a folder ready to publish (see polyglot_kd/release.py).
+"""Release stage: the evaluated model as a folder ready to publish (the build side in
+polyglot_kd/pipeline/release.py, the folder in polyglot_kd/reports/release.py).
 
 Writes `builds/<lang>/release/<name>/` (weights, tokenizer, sentence-transformers layout, model card,
 artifacts, SHA256SUMS). Refuses a build whose model the eval stage has not scored, naming the stage.
@@ -12,6 +13,7 @@ from pathlib import Path
 from polyglot_kd.pipeline import release
 from polyglot_kd.pipeline.build import Build
 from polyglot_kd.config import LanguageConfig
+from polyglot_kd.reports.release import released_files
 
 
 def inputs(build: Build) -> dict:
@@ -44,7 +46,7 @@ def run(build: Build, out: Path) -> dict:
         "scores": {s.dataset: s.mean for s in card.scores},
         "speed": speed,
         "artifacts": card.artifacts,
-        "files": len(release.released_files(folder)),
+        "files": len(released_files(folder)),
     }
 
 
