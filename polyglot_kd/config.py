@@ -61,7 +61,7 @@ class EvalConfig:
     max_items: int = 1000
     """Held-out verses per retrieval test (a fixed sample); UDHR units are all used."""
     prefix: str = ""
-    """Text put before every sentence (E5 models accept 'query: '; none measured better here)."""
+    """Text put before every sentence (E5 models accept 'query: '; none by default, docs/evaluation.md)."""
     baselines: list[str] = field(default_factory=list)
     """Outside models evaluated beside ours (teacher names, local dirs or hub ids)."""
     batch_size: int = 64

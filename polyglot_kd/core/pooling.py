@@ -1,7 +1,7 @@
 """Sentence embeddings: mean of the last hidden states over the attention mask, L2-normalised.
 
-Sentences are sorted by length before batching (padding is the main CPU cost: about 1.8x faster
-than random order on the Bible verses) and returned in the caller's order.
+Sentences are sorted by length before batching (padding is the main CPU cost; docs/evaluation.md)
+and returned in the caller's order.
 """
 
 from __future__ import annotations

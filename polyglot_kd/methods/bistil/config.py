@@ -26,9 +26,8 @@ class DistillConfig:
     """Optimiser steps (each one batch of one language; the languages alternate)."""
     time_budget_minutes: float = 29.0
     """Stop after this many minutes of training (0: no limit); the model is saved either way. With a
-    budget the learning rate decays by whichever is further along, steps or minutes. With the default
-    losses, 1,800 steps / 29 minutes on a 2-core CPU kept 100.8% (pt) and 97.5% (sw, 1,749 steps) of
-    the teacher's retrieval; a GPU does the 1,800 steps well inside the budget."""
+    budget the learning rate decays by whichever is further along, steps or minutes, so a run cut short
+    by the clock still ends annealed. What the default budget keeps: docs/distillation.md."""
     batch_size: int = 32
     max_length: int = 128
     lr: float = 1e-4
@@ -46,9 +45,9 @@ class DistillConfig:
     teacher's embeddings of their English translations."""
     contrastive_temperature: float = 0.05
     hidden_weight: float = 1.0
-    """Weight of the hidden-state MSE between student layer i and the teacher layer it was cut from.
-    With the pooled loss it lifts pt retrieval after 300 steps from 85.0 to 89.1 (scripts/
-    distill_loss_ablation.py). A student with its own tokenizer (embed-init) skips it."""
+    """Weight of the hidden-state MSE between student layer i and the teacher layer it was cut from;
+    beside the pooled loss it gives a better student (loss ablation: docs/distillation.md). A student
+    with its own tokenizer (embed-init) skips it."""
     attention_weight: float = 1.0
     """Weight of the attention-distribution loss on the same layer pairs (skipped like hidden_weight)."""
     attention_loss: str = "mse"
@@ -57,8 +56,8 @@ class DistillConfig:
     eval_every: int = 100
     """Dev-set retrieval (Acts) every N steps for the curve; 0: none."""
     cpu_bf16: bool = True
-    """bf16 autocast on CPUs with native bf16 (AVX512-BF16, AMX): about 1.4x faster steps on this
-    machine's CPU; a GPU always uses bf16."""
+    """bf16 autocast on CPUs with native bf16 (AVX512-BF16, AMX), where it gives faster steps with the
+    same curve (docs/distillation.md); a GPU always uses bf16."""
     eval_items: int = 300
     seed: int = 0
     task_temperature: float = 2.0

@@ -49,8 +49,8 @@ class FinetuneConfig:
     max_length: int = 128
     """Subwords per example; words beyond it are not predicted and count as wrong."""
     cpu_bf16: bool = True
-    """bf16 autocast on CPUs with native bf16 (AVX512-BF16, AMX): about 2x faster training here.
-    A GPU always uses bf16 autocast."""
+    """bf16 autocast on CPUs with native bf16 (AVX512-BF16, AMX), where it trains faster
+    (docs/evaluation.md). A GPU always uses bf16 autocast."""
     freeze_embeddings: bool = True
     """Keep the word embeddings fixed: English training then cannot pull the rows of English
     words away from the target language's, and the largest matrix needs no optimizer state."""

@@ -26,7 +26,7 @@ class StackConfig:
     """Trainable copies of the backbone layers just above the entry point (0: only the projection trains)."""
     init: str = "least_squares"
     """Projection initialisation: 'least_squares' (closed-form fit of mean MT states to the backbone's mean
-    states at the entry point, on init_items verses; measured much better at layer 0) or 'random'."""
+    states at the entry point, on init_items verses; the better start at layer 0, docs/stacking.md) or 'random'."""
     init_items: int = 2000
     """Training verses the least-squares initialisation reads."""
     student_side: str = "target"
