@@ -1,19 +1,40 @@
-"""The `polyglot-kd` command line: one sub-command per job, built on the stage functions."""
+"""The `polyglot-kd` command line: one sub-command per job, built on the stage functions.
+
+The commands are one table (`COMMANDS`: name, function, help, description, arguments) handed to one
+parser builder. A flag several commands share is declared once below and reused; a flag that
+overrides a config field (`config_arg`) takes its type from the dataclass and its help from the
+field's docstring, read from the source when the parser is built. Names a flag accepts come from
+the registries (stages, tasks, training methods, embedding initialisations). Nothing here imports
+torch: the command functions import what they need.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
+import inspect
 import json
 import logging
+import re
 import sys
+import textwrap
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from polyglot_kd.config import known_languages, load_language
-from polyglot_kd.methods.embed_init import INIT_METHODS
-from polyglot_kd.methods.embed_init.config import VECTOR_FORMATS
-from polyglot_kd.pipeline.stages import STAGES
+from polyglot_kd.config import LanguageConfig, known_languages, load_language
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.paths import DEFAULT_WORKDIR
+from polyglot_kd.methods.bistil.config import LAYER_SELECTIONS
+from polyglot_kd.methods.embed_init import INIT_METHODS
+from polyglot_kd.methods.embed_init.config import VECTOR_FORMATS
+from polyglot_kd.methods.sft import FINETUNE_METHODS
+from polyglot_kd.methods.stacking.config import SIDES
+from polyglot_kd.pipeline.stages import STAGES
+from polyglot_kd.tasks import TASKS
 
 log = logging.getLogger("polyglot_kd")
 
@@ -60,11 +81,7 @@ def cmd_distill(args) -> None:
     """The distill stage alone, options overriding the language file's [distill] table."""
     from polyglot_kd.pipeline.build import run_build
 
-    options = {"student_layers": args.student_layers, "steps": args.steps, "layer_selection": args.selection,
-               "layers": args.layers, "hidden_size": args.hidden_size, "time_budget_minutes": args.time_budget,
-               "batch_size": args.batch_size, "lr": args.lr, "contrastive_weight": args.contrastive_weight,
-               "task_temperature": args.temperature}
-    overrides = {k: v for k, v in options.items() if v is not None} | dict(args.set or [])
+    overrides = config_overrides(args, "distill") | dict(args.set or [])
     config = load_language(args.language, {"distill": overrides})
     log.info("distill config: %s", json.dumps(vars(config.distill)))
     if args.task:
@@ -93,9 +110,7 @@ def cmd_embed_init(args) -> None:
     """The embed-init stage alone, options overriding the language file's [embed_init] table."""
     from polyglot_kd.pipeline.build import run_build
 
-    options = {"method": args.method, "rank": args.rank, "vectors": args.vectors, "vectors_format": args.vectors_format,
-               "vector_dim": args.vector_dim, "vocab_size": args.vocab_size}
-    config = load_language(args.language, {"embed_init": {k: v for k, v in options.items() if v is not None}})
+    config = load_language(args.language, {"embed_init": config_overrides(args, "embed_init")})
     log.info("embed_init config: %s", json.dumps(vars(config.embed_init)))
     manifest = run_build(config, args.workdir, ["embed-init"], force={"embed-init"} if args.force else set())["embed-init"]
     m = manifest["metrics"]
@@ -164,10 +179,7 @@ def cmd_summary(args) -> None:
 def cmd_stack(args) -> None:
     from polyglot_kd.pipeline.build import run_build
 
-    keys = ("mt_encoder", "enter_layer", "trainable_layers", "steps", "max_minutes", "backbone", "student_side",
-            "curve_split")
-    stack = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
-    config = load_language(args.language, {"stack": stack})
+    config = load_language(args.language, {"stack": config_overrides(args, "stack")})
     log.info("resolved stack config: %s", json.dumps(config.to_dict()["stack"], ensure_ascii=False))
     manifest = run_build(config, args.workdir, ["stack"], force={"stack"} if args.force else set())["stack"]
     m = manifest["metrics"]
@@ -197,7 +209,8 @@ def cmd_release(args) -> None:
     from polyglot_kd.pipeline.stages.release import release_folder
     from polyglot_kd.reports import release
 
-    config = load_language(args.language, {"release": {"model": args.model}} if args.model else {})
+    release_options = config_overrides(args, "release")
+    config = load_language(args.language, {"release": release_options} if release_options else {})
     run_build(config, args.workdir, ["release"], force={"release"} if args.force else set())
     folder = release_folder(Build(config, Path(args.workdir) / config.code))
     try:
@@ -258,6 +271,257 @@ def cmd_eval(args) -> None:
     run_eval(target, tasks, methods or target.options.method, languages, sources)
 
 
+# ------------------------------------------------------------------------------------ the table
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument as `add_argument` takes it; a callable `help` is called when the parser is built."""
+
+    names: tuple[str, ...]
+    options: dict
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        options = dict(self.options)
+        if callable(options.get("help")):
+            options["help"] = options["help"]()
+        parser.add_argument(*self.names, **options)
+
+
+def arg(*names: str, **options) -> Arg:
+    return Arg(names, options)
+
+
+@dataclass(frozen=True)
+class ConfigArg:
+    """A flag overriding one config field: `section` is a LanguageConfig table ('distill'), '' the top
+    level. Its type comes from the field's annotation, its help from the field's docstring and default;
+    the value lands at dest '<section>.<field>' (None when not given, so the language file's holds)."""
+
+    flag: str
+    section: str
+    field: str
+    options: dict
+
+    @property
+    def dest(self) -> str:
+        return f"{self.section}.{self.field}" if self.section else self.field
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        cls = config_class(self.section)
+        hint = typing.get_type_hints(cls)[self.field]
+        options = {"dest": self.dest, "help": field_help(self.section, self.field)}
+        if hint in (int, float):
+            options["type"] = hint
+        if "choices" not in self.options:  # argparse shows the choices instead
+            options["metavar"] = self.flag.lstrip("-").upper().replace("-", "_")
+        parser.add_argument(self.flag, **options | self.options)
+
+
+def config_arg(flag: str, section: str, field: str, **options) -> ConfigArg:
+    return ConfigArg(flag, section, field, options)
+
+
+def config_class(section: str) -> type:
+    return typing.get_type_hints(LanguageConfig)[section] if section else LanguageConfig
+
+
+@cache
+def field_docs(cls: type) -> dict[str, str]:
+    """Field name -> its docstring (the string literal right after the field), read from the source once."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def field_help(section: str, name: str) -> str:
+    """The first sentence of the field's docstring (the rest stays in the source) and its default."""
+    cls = config_class(section)
+    doc = field_docs(cls).get(name)
+    text = re.split(r"(?<=\.)\s+(?=[A-Z])", doc, maxsplit=1)[0].rstrip(".") if doc else f"[{section}] {name}"
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+    if default not in ("", [], None):
+        text += f"; default: {default}"
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def config_overrides(args: argparse.Namespace, section: str) -> dict:
+    """The `section` fields given on the command line, as a language file's table."""
+    prefix = f"{section}."
+    return {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+
+
+def key_values(section: str, example: str) -> Arg:
+    """--set KEY=VALUE for any field of a config section."""
+    return arg("--set", action="append", type=_key_value, metavar="KEY=VALUE",
+               help=lambda: f"any [{section}] option (a field of {config_class(section).__name__}), "
+                            f"e.g. --set {example}; repeatable")
+
+
+def _int_list(value: str) -> list[int]:
+    return [int(x) for x in value.split(",")]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One sub-command: the function it runs, or sub-commands of its own (then `dest`, `metavar`)."""
+
+    name: str
+    run: Callable | None
+    help: str
+    description: str = ""
+    args: tuple = ()
+    subcommands: tuple[Command, ...] = ()
+    dest: str = ""
+    metavar: str = ""
+
+
+# Shared arguments, declared once.
+LANGUAGE = arg("language", help=lambda: f"language code: one of {', '.join(known_languages())}")
+WORKDIR = arg("--workdir", type=Path, default=DEFAULT_WORKDIR, help=f"build folder (default: ./{DEFAULT_WORKDIR})")
+FORCE = arg("--force", action="store_true", help="redo the stage even if it is finished and up to date")
+STAGE_LIST = arg("--stages", type=_stages, help=lambda: "comma-separated stages (default: the language file's); "
+                 f"known: {','.join(STAGES.names())}")
+REPEATS = arg("--repeats", type=int, default=3, help="timed repetitions (default: 3)")
+ITEMS = arg("--items", type=int, default=1000, help="held-out verses to encode")
+
+COMMANDS = (
+    Command("build", cmd_build, "run a language's pipeline (skips finished stages)",
+            "Run the stages of languages/<LANG>.toml; each writes <workdir>/<LANG>/<stage>/ and its manifest.json "
+            "last, so a rerun skips what is finished.",
+            (LANGUAGE, STAGE_LIST, WORKDIR,
+             arg("--force", action="append", metavar="STAGE",
+                 help="redo STAGE even if finished ('all' for every stage); repeatable"),
+             config_arg("--teacher", "", "teacher"))),
+    Command("distill", cmd_distill, "the distillation stage alone (needs a trimmed model: build LANG --stages trim)",
+            "Distil a shallower student from the build's trimmed model (BiStil phase 1). Options override the "
+            "language file's [distill] table. Interrupted runs resume from their last checkpoint. With --task, "
+            "phase 2 instead: task distillation of the finished student (the eval suite's method lt-sft-kd).",
+            (LANGUAGE,
+             config_arg("--student-layers", "distill", "student_layers"),
+             config_arg("--selection", "distill", "layer_selection", choices=LAYER_SELECTIONS),
+             config_arg("--layers", "distill", "layers", type=_int_list),
+             config_arg("--hidden-size", "distill", "hidden_size"),
+             config_arg("--steps", "distill", "steps"),
+             config_arg("--time-budget", "distill", "time_budget_minutes"),
+             config_arg("--batch-size", "distill", "batch_size"),
+             config_arg("--lr", "distill", "lr"),
+             config_arg("--contrastive-weight", "distill", "contrastive_weight"),
+             key_values("distill", "hidden_weight=1"),
+             arg("--task", help="phase 2 instead (task distillation): the distilled student learns this task of the "
+                 "eval suite (e.g. pos) on English with LT-SFT, its loss soft cross-entropy at temperature T plus "
+                 "hidden/attention losses against the task-tuned teacher (the trimmed model + its own LT-SFT for "
+                 "the task, trained once and cached); options in [distill] task_*; tested zero-shot like "
+                 "`polyglot-kd eval LANG --method lt-sft-kd`, results in <workdir>/<LANG>/tasks/distill/"),
+             config_arg("--temperature", "distill", "task_temperature"),
+             arg("--seeds", help="phase 2: comma-separated seeds (default: [finetune] seeds)"),
+             arg("--languages", help="phase 2: test languages (default: the task's, e.g. tr,id for pos)"),
+             arg("--compare", action="store_true", help="phase 2: also train the same student with plain LT-SFT"),
+             WORKDIR, FORCE)),
+    Command("embed-init", cmd_embed_init, "a language-specific tokenizer with initialised (OFA, FOCUS, ...) embeddings",
+            "Train a sentencepiece unigram tokenizer on the target's training verses (English mixed in) and "
+            "initialise its embeddings from the trimmed model: OFA (word-vector neighbours; factorised at --rank), "
+            "FOCUS, mean of pieces or random. Options override the language file's [embed_init] table. "
+            "Needs: build LANG --stages trim.",
+            (LANGUAGE,
+             config_arg("--method", "embed_init", "method", choices=INIT_METHODS.names()),
+             config_arg("--rank", "embed_init", "rank"),
+             config_arg("--vectors", "embed_init", "vectors"),
+             config_arg("--vectors-format", "embed_init", "vectors_format", choices=VECTOR_FORMATS),
+             config_arg("--vector-dim", "embed_init", "vector_dim"),
+             config_arg("--vocab-size", "embed_init", "vocab_size"),
+             WORKDIR, FORCE)),
+    Command("teacher", None, "inspect a teacher model", dest="teacher_command", metavar="ACTION", subcommands=(
+        Command("info", cmd_teacher_info, "parameters, layers, vocabulary and source of a teacher", args=(
+            arg("--teacher", help="embedded name (e5-small, e5-small-enpt), local directory or hub id"),
+            arg("--json", action="store_true", help="print JSON"))),
+    )),
+    Command("languages", cmd_languages, "list the language files and check each"),
+    Command("check", cmd_check, "validate a language file and its inputs without building", args=(LANGUAGE, STAGE_LIST)),
+    Command("fetch", cmd_fetch, "download and convert the embedded teacher and corpora now (else on first use)"),
+    Command("summary", cmd_summary, "one table of teacher vs built model across every language built", args=(
+        WORKDIR,
+        arg("--model", default="trim", help="which build stage's model to compare (default: trim)"),
+        arg("--tasks", action="store_true",
+            help="instead: every build's task results (polyglot-kd eval), one table per task and method"))),
+    Command("release", cmd_release, "the evaluated model of a build as a folder ready to publish",
+            "Write <workdir>/<LANG>/release/<name>/: safetensors weights, tokenizer, the sentence-transformers "
+            "layout, a model card with the evaluation and SHA256SUMS.",
+            (LANGUAGE, WORKDIR,
+             config_arg("--model", "release", "model", metavar="STAGE"),
+             arg("--out", type=Path, help="also copy the release folder here"),
+             arg("--push", metavar="REPO", help="upload to this Hugging Face hub repository (owner/name; needs a token)"),
+             FORCE)),
+    Command("leaderboard", cmd_leaderboard, "every build's scores in one table: Markdown, CSV and an HTML page with plots",
+            args=(WORKDIR,
+                  arg("--out", type=Path, default=Path("eval"), help="output folder (default: ./eval)"),
+                  arg("--screenshot", type=Path, metavar="PNG", help="also save a screenshot of the page (needs chromium)"))),
+    Command("stack", cmd_stack, "stack an MT encoder under the backbone and train it (self-distillation)",
+            "Run the stack stage of a language's build: a frozen MT encoder's states, through a trainable "
+            "projection, enter the backbone at --enter-layer; trained towards the backbone reading its own tokens. "
+            "Options override the language file's [stack].",
+            (LANGUAGE,
+             config_arg("--mt-encoder", "stack", "mt_encoder"),
+             config_arg("--enter-layer", "stack", "enter_layer"),
+             config_arg("--trainable-layers", "stack", "trainable_layers"),
+             config_arg("--steps", "stack", "steps"),
+             config_arg("--max-minutes", "stack", "max_minutes"),
+             config_arg("--backbone", "stack", "backbone"),
+             config_arg("--student-side", "stack", "student_side", choices=SIDES),
+             config_arg("--curve-split", "stack", "curve_split", choices=("dev", "test")),
+             WORKDIR, FORCE)),
+    Command("eval", cmd_eval, "zero-shot task suite (retrieval, mining, POS, XTREME tasks) for a build or model",
+            "Evaluate a build's models beside the teacher, or any model directory, on tasks from the registry: "
+            "trained tasks learn on English (method full, lt-sft or adapters; several seeds; English-dev selection) "
+            "and are tested zero-shot. One JSON per (model, task, language, method) goes to <workdir>/<lang>/tasks/.",
+            (arg("target", help="a language code (its build's models) or a model directory / stage folder"),
+             arg("--tasks", default="retrieval",
+                 help=lambda: f"comma-separated tasks (default: retrieval); known: {', '.join(TASKS.names())}"),
+             arg("--method", help=lambda: "training method(s) of trained tasks, comma-separated: "
+                 f"{', '.join(FINETUNE_METHODS.names())} (lt-sft-kd: task distillation of the build's distilled "
+                 "student from its task-tuned teacher; other models skip it) (default: the language file's "
+                 "finetune.method, lt-sft)"),
+             arg("--languages", help="test languages of trained tasks (default: the build's language if the task "
+                 "covers it, else the task's own, e.g. tr,id for pos)"),
+             arg("--language", help="language of a model directory given as target (default: its build manifest's)"),
+             arg("--seeds", help="comma-separated seeds (default: 1,2,3)"),
+             key_values("finetune", "train_examples=2000"),
+             arg("--data", action="append", type=_key_value, metavar="TASK=SOURCE",
+                 help="data of an XTREME task: a hub id or a local folder in the published format; repeatable"),
+             WORKDIR,
+             arg("--no-teacher", action="store_true", help="do not evaluate the teacher beside the models"),
+             arg("--models", help="only these of the target's models, e.g. teacher,trim (default: all)"))),
+    Command("bench", None, "benchmarks that print measured figures", dest="bench_command", metavar="WHAT", subcommands=(
+        Command("trim", cmd_bench, "end-to-end trimming time and token-counting throughput", args=(LANGUAGE, REPEATS)),
+        Command("encode", cmd_bench, "encoding throughput of the teacher and every built model, side by side",
+                args=(LANGUAGE, WORKDIR, REPEATS)),
+        Command("embed-init", cmd_bench, "fertility and encoding speed: the embed-init model vs the teacher",
+                args=(LANGUAGE, WORKDIR, ITEMS, REPEATS)),
+        Command("stack", cmd_bench, "parameters and encoding throughput: stacked model vs teacher",
+                args=(LANGUAGE, arg("--model", help="stacked model directory (default: <workdir>/<lang>/stack/model)"),
+                      WORKDIR, ITEMS, REPEATS)),
+    )),
+)
+
+
+def add_commands(parser: argparse.ArgumentParser, commands: tuple[Command, ...], dest: str, metavar: str) -> None:
+    sub = parser.add_subparsers(dest=dest, required=True, metavar=metavar)
+    for command in commands:
+        p = sub.add_parser(command.name, help=command.help, description=command.description or None)
+        for a in command.args:
+            a.add_to(p)
+        if command.subcommands:
+            add_commands(p, command.subcommands, command.dest, command.metavar)
+        else:
+            p.set_defaults(func=command.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="polyglot-kd",
@@ -265,172 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "trim the vocabulary, evaluate against the teacher, and keep every step on disk.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("build", help="run a language's pipeline (skips finished stages)",
-                       description="Run the stages of languages/<LANG>.toml; each writes <workdir>/<LANG>/<stage>/ "
-                                   "and its manifest.json last, so a rerun skips what is finished.")
-    p.add_argument("language", help=f"language code: one of {', '.join(known_languages())}")
-    p.add_argument("--stages", type=_stages, help=f"comma-separated stages (default: the language file's); known: {','.join(STAGES.names())}")
-    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
-    p.add_argument("--force", action="append", metavar="STAGE", help="redo STAGE even if finished ('all' for every stage); repeatable")
-    p.add_argument("--teacher", help="teacher: embedded name (e5-small), local model directory or hub id")
-    p.set_defaults(func=cmd_build)
-
-    p = sub.add_parser("distill", help="the distillation stage alone (needs a trimmed model: build LANG --stages trim)",
-                       description="Distil a shallower student from the build's trimmed model (BiStil phase 1). "
-                                   "Options override the language file's [distill] table. Interrupted runs resume "
-                                   "from their last checkpoint. With --task, phase 2 instead: task distillation "
-                                   "of the finished student (the eval suite's method lt-sft-kd).")
-    p.add_argument("language")
-    p.add_argument("--student-layers", type=int, help="number of student layers (default 6)")
-    p.add_argument("--selection", choices=["bottom", "regular", "list"], help="which teacher layers to keep")
-    p.add_argument("--layers", type=lambda v: [int(x) for x in v.split(",")], help="teacher layers for --selection list, e.g. 0,2,4")
-    p.add_argument("--hidden-size", type=int, help="narrower student width (0: the teacher's)")
-    p.add_argument("--steps", type=int, help="optimiser steps")
-    p.add_argument("--time-budget", type=float, help="stop after this many minutes")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--contrastive-weight", type=float, help="weight of the in-batch contrastive loss (default 0)")
-    p.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",
-                   help="any [distill] option (see DistillConfig in config.py), e.g. --set hidden_weight=1; repeatable")
-    p.add_argument("--task", help="phase 2 instead (task distillation): the distilled student learns this task of the "
-                   "eval suite (e.g. pos) on English with LT-SFT, its loss soft cross-entropy at temperature T plus "
-                   "hidden/attention losses against the task-tuned teacher (the trimmed model + its own LT-SFT for "
-                   "the task, trained once and cached); options in [distill] task_*; tested zero-shot like "
-                   "`polyglot-kd eval LANG --method lt-sft-kd`, results in <workdir>/<LANG>/tasks/distill/")
-    p.add_argument("--temperature", type=float, help="phase 2: soft cross-entropy temperature T (default 2)")
-    p.add_argument("--seeds", help="phase 2: comma-separated seeds (default: [finetune] seeds)")
-    p.add_argument("--languages", help="phase 2: test languages (default: the task's, e.g. tr,id for pos)")
-    p.add_argument("--compare", action="store_true", help="phase 2: also train the same student with plain LT-SFT")
-    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    p.add_argument("--force", action="store_true", help="start over even if finished")
-    p.set_defaults(func=cmd_distill)
-
-    p = sub.add_parser("embed-init", help="a language-specific tokenizer with initialised (OFA, FOCUS, ...) embeddings",
-                       description="Train a sentencepiece unigram tokenizer on the target's training verses (English "
-                                   "mixed in) and initialise its embeddings from the trimmed model: OFA (word-vector "
-                                   "neighbours; factorised at --rank), FOCUS, mean of pieces or random. Options "
-                                   "override the language file's [embed_init] table. Needs: build LANG --stages trim.")
-    p.add_argument("language")
-    p.add_argument("--method", choices=INIT_METHODS.names(), help="initialisation (default ofa)")
-    p.add_argument("--rank", type=int, help="rank of the factorised embedding; 0 = full (default 100)")
-    p.add_argument("--vectors", help="word vectors: fastText .vec/.bin or ColexNet+-style 'lang:word' file "
-                                     "(default: built here with fastText from the parallel verses)")
-    p.add_argument("--vectors-format", choices=VECTOR_FORMATS)
-    p.add_argument("--vector-dim", type=int, help="dimension the vectors must have (0: the file's)")
-    p.add_argument("--vocab-size", type=int, help="pieces of the new tokenizer (default 16000)")
-    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    p.add_argument("--force", action="store_true", help="redo it even if finished")
-    p.set_defaults(func=cmd_embed_init)
-
-    p = sub.add_parser("teacher", help="inspect a teacher model")
-    tsub = p.add_subparsers(dest="teacher_command", required=True, metavar="ACTION")
-    info = tsub.add_parser("info", help="parameters, layers, vocabulary and source of a teacher")
-    info.add_argument("--teacher", help="embedded name (e5-small, e5-small-enpt), local directory or hub id")
-    info.add_argument("--json", action="store_true", help="print JSON")
-    info.set_defaults(func=cmd_teacher_info)
-
-    p = sub.add_parser("languages", help="list the language files and check each")
-    p.set_defaults(func=cmd_languages)
-
-    p = sub.add_parser("check", help="validate a language file and its inputs without building")
-    p.add_argument("language")
-    p.add_argument("--stages", type=_stages, help="check these stages' inputs too, e.g. trim,embed-init,distill "
-                                                  "(default: the language file's stages)")
-    p.set_defaults(func=cmd_check)
-
-    p = sub.add_parser("fetch", help="download and convert the embedded teacher and corpora now (else on first use)")
-    p.set_defaults(func=cmd_fetch)
-
-    p = sub.add_parser("summary", help="one table of teacher vs built model across every language built")
-    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
-    p.add_argument("--model", default="trim", help="which build stage's model to compare (default: trim)")
-    p.add_argument("--tasks", action="store_true",
-                   help="instead: every build's task results (polyglot-kd eval), one table per task and method")
-    p.set_defaults(func=cmd_summary)
-
-    p = sub.add_parser("release", help="the evaluated model of a build as a folder ready to publish",
-                       description="Write <workdir>/<LANG>/release/<name>/: safetensors weights, tokenizer, the "
-                                   "sentence-transformers layout, a model card with the evaluation and SHA256SUMS.")
-    p.add_argument("language")
-    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
-    p.add_argument("--model", metavar="STAGE", help="stage whose model to release (default: the last evaluated one)")
-    p.add_argument("--out", type=Path, help="also copy the release folder here")
-    p.add_argument("--push", metavar="REPO", help="upload to this Hugging Face hub repository (owner/name; needs a token)")
-    p.add_argument("--force", action="store_true", help="rebuild the release even if it is up to date")
-    p.set_defaults(func=cmd_release)
-
-    p = sub.add_parser("leaderboard", help="every build's scores in one table: Markdown, CSV and an HTML page with plots")
-    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
-    p.add_argument("--out", type=Path, default=Path("eval"), help="output folder (default: ./eval)")
-    p.add_argument("--screenshot", type=Path, metavar="PNG", help="also save a screenshot of the page (needs chromium)")
-    p.set_defaults(func=cmd_leaderboard)
-    p = sub.add_parser("stack", help="stack an MT encoder under the backbone and train it (self-distillation)",
-                       description="Run the stack stage of a language's build: a frozen MT encoder's states, through a "
-                                   "trainable projection, enter the backbone at --enter-layer; trained towards the "
-                                   "backbone reading its own tokens. Options override the language file's [stack].")
-    p.add_argument("language")
-    p.add_argument("--mt-encoder", help="'embedded' (en<->pt pair), 'embedded:pt-en', a hub id or a local directory "
-                                        "of a Marian, M2M100 or NLLB model")
-    p.add_argument("--enter-layer", type=int, help="0 = as input embeddings (MT-LLM), k = before backbone layer k")
-    p.add_argument("--trainable-layers", type=int, help="trainable copies of the backbone layers above the entry")
-    p.add_argument("--steps", type=int, help="training steps at most")
-    p.add_argument("--max-minutes", type=float, help="training time budget in minutes (0 = none)")
-    p.add_argument("--backbone", help="'auto', a stage (trim), a teacher name, a local dir or a hub id")
-    p.add_argument("--student-side", choices=["source", "target"], help="side of the parallel verses the stacked model reads")
-    p.add_argument("--curve-split", choices=["dev", "test"], help="split of the retrieval curve measured while training")
-    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
-    p.add_argument("--force", action="store_true", help="retrain even if an identical stack stage is finished")
-    p.set_defaults(func=cmd_stack)
-    p = sub.add_parser("eval", help="zero-shot task suite (retrieval, mining, POS, XTREME tasks) for a build or model",
-                       description="Evaluate a build's models beside the teacher, or any model directory, on tasks "
-                                   "from the registry: trained tasks learn on English (method full, lt-sft or "
-                                   "adapters; several seeds; English-dev selection) and are tested zero-shot. "
-                                   "One JSON per (model, task, language, method) goes to <workdir>/<lang>/tasks/.")
-    p.add_argument("target", help="a language code (its build's models) or a model directory / stage folder")
-    p.add_argument("--tasks", default="retrieval", help="comma-separated tasks (default: retrieval); "
-                   "known: retrieval, mining, pos, xnli, pawsx, panx, udpos, xquad, mlqa, tydiqa")
-    p.add_argument("--method", help="training method(s) of trained tasks, comma-separated: full, lt-sft, adapters, "
-                   "lt-sft-kd (task distillation of the build's distilled student from its task-tuned teacher; "
-                   "other models skip it) (default: the language file's finetune.method, lt-sft)")
-    p.add_argument("--languages", help="test languages of trained tasks (default: the build's language if the "
-                   "task covers it, else the task's own, e.g. tr,id for pos)")
-    p.add_argument("--language", help="language of a model directory given as target (default: its build manifest's)")
-    p.add_argument("--seeds", help="comma-separated seeds (default: 1,2,3)")
-    p.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",
-                   help="a finetune option (see [finetune] in config.py), e.g. --set train_examples=2000; repeatable")
-    p.add_argument("--data", action="append", type=_key_value, metavar="TASK=SOURCE",
-                   help="data of an XTREME task: a hub id or a local folder in the published format; repeatable")
-    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="build folder (default: ./builds)")
-    p.add_argument("--no-teacher", action="store_true", help="do not evaluate the teacher beside the models")
-    p.add_argument("--models", help="only these of the target's models, e.g. teacher,trim (default: all)")
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("bench", help="benchmarks that print measured figures")
-    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
-    b = bsub.add_parser("trim", help="end-to-end trimming time and token-counting throughput")
-    b.add_argument("language")
-    b.add_argument("--repeats", type=int, default=3)
-    b.set_defaults(func=cmd_bench)
-    b = bsub.add_parser("encode", help="encoding throughput of the teacher and every built model, side by side")
-    b.add_argument("language")
-    b.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    b.add_argument("--repeats", type=int, default=3)
-    b.set_defaults(func=cmd_bench)
-    b = bsub.add_parser("embed-init", help="fertility and encoding speed: the embed-init model vs the teacher")
-    b.add_argument("language")
-    b.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    b.add_argument("--items", type=int, default=1000, help="held-out verses to encode")
-    b.add_argument("--repeats", type=int, default=3)
-    b.set_defaults(func=cmd_bench)
-    b = bsub.add_parser("stack", help="parameters and encoding throughput: stacked model vs teacher")
-    b.add_argument("language")
-    b.add_argument("--model", help="stacked model directory (default: <workdir>/<lang>/stack/model)")
-    b.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    b.add_argument("--items", type=int, default=1000, help="held-out verses to encode")
-    b.add_argument("--repeats", type=int, default=3)
-    b.set_defaults(func=cmd_bench)
+    add_commands(parser, COMMANDS, "command", "COMMAND")
     return parser
 
 
