@@ -1,1 +1,2 @@
-"""Reports from result files: tables, summary, leaderboard, model card, browser screenshots."""
+"""Reports from result files: tables, summary, leaderboard, model card, release folders, browser
+screenshots. Nothing here imports the pipeline; file names are in `files.py`."""
