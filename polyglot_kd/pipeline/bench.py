@@ -122,7 +122,7 @@ def embed_init_benchmark(config: LanguageConfig, workdir: Path, items: int = 100
     (same 12 layers: the speed-up is the shorter sequences)."""
     import torch
 
-    from polyglot_kd.core import speed
+    from polyglot_kd.pipeline import speed
 
     from polyglot_kd.methods.embed_init import target_tokenizer
     from polyglot_kd.data import udhr

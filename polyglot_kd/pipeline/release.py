@@ -147,7 +147,7 @@ def make_release(build: Build, stage: str, folder: Path) -> ReleaseCard:
 
 def measure_speed(cfg: LanguageConfig, folder: Path, teacher_dir: Path):
     """Released model vs teacher on the first held-out verse pairs (both languages), side by side."""
-    from polyglot_kd.core.speed import side_by_side
+    from polyglot_kd.pipeline.speed import side_by_side
     from polyglot_kd.tasks import retrieval
 
     data = retrieval.datasets(cfg)[0]

@@ -70,7 +70,8 @@ def test_release_loads_and_reproduces_its_card(pt_build):
     import copy
 
     from polyglot_kd.reports.model_card import card_scores
-    from polyglot_kd.pipeline.release import rescore, verify_release
+    from polyglot_kd.pipeline.release import rescore
+    from polyglot_kd.reports.release import verify_release
     from polyglot_kd.pipeline.stages.release import release_folder
 
     config, root, _ = pt_build

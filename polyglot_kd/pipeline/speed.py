@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from polyglot_kd.core.loading import load_model_and_tokenizer
 from polyglot_kd.core.pooling import encode
 from polyglot_kd.reports.model_card import Speed
-from polyglot_kd.core.loading import load_model_and_tokenizer
 
 log = logging.getLogger(__name__)
 
