@@ -26,7 +26,7 @@ from functools import cache
 from pathlib import Path
 
 from polyglot_kd.config import LanguageConfig, known_languages, load_language
-from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.errors import PolyglotError, did_you_mean
 from polyglot_kd.core.paths import DEFAULT_WORKDIR
 from polyglot_kd.methods.bistil.config import LAYER_SELECTIONS
 from polyglot_kd.methods.embed_init import INIT_METHODS
@@ -60,7 +60,8 @@ def _stages(value: str) -> list[str]:
     stages = [s.strip() for s in value.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES.names()]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown stage(s) {unknown}; known: {', '.join(STAGES.names())}")
+        hints = "".join(did_you_mean(s, STAGES.names()) for s in unknown)
+        raise argparse.ArgumentTypeError(f"unknown stage(s) {unknown}{hints}; known: {', '.join(STAGES.names())}")
     return stages
 
 
@@ -161,8 +162,9 @@ def cmd_fetch(args) -> None:
     from polyglot_kd.data import bible, udhr
     from polyglot_kd.sources.teacher import resolve_teacher
 
-    print("teacher:", resolve_teacher("e5-small"))
-    print("baseline:", resolve_teacher("e5-small-enpt"))
+    # --verify: hash every converted file against its marker and reconvert what does not match
+    print("teacher:", resolve_teacher("e5-small", verify=args.verify))
+    print("baseline:", resolve_teacher("e5-small-enpt", verify=args.verify))
     print("bible translations:", len(bible.translations()))
     print("udhr declarations:", len(udhr.declaration_codes()))
 
@@ -211,6 +213,7 @@ def cmd_release(args) -> None:
 
     release_options = config_overrides(args, "release")
     config = load_language(args.language, {"release": release_options} if release_options else {})
+    token = release.hub_token() if args.push else None  # before any work: no token, no push
     run_build(config, args.workdir, ["release"], force={"release"} if args.force else set())
     folder = release_folder(Build(config, Path(args.workdir) / config.code))
     try:
@@ -221,7 +224,7 @@ def cmd_release(args) -> None:
         folder = release.copy_release(folder, args.out)
     print(f"release: {folder} ({count} files, SHA-256 checked)")
     if args.push:
-        print(f"pushed to {args.push}: {release.push_release(folder, args.push)}")
+        print(f"pushed to {args.push}: {release.push_release(folder, args.push, token=token)}")
 
 
 def cmd_leaderboard(args) -> None:
@@ -444,7 +447,9 @@ COMMANDS = (
     )),
     Command("languages", cmd_languages, "list the language files and check each"),
     Command("check", cmd_check, "validate a language file and its inputs without building", args=(LANGUAGE, STAGE_LIST)),
-    Command("fetch", cmd_fetch, "download and convert the embedded teacher and corpora now (else on first use)"),
+    Command("fetch", cmd_fetch, "download and convert the embedded teacher and corpora now (else on first use)", args=(
+        arg("--verify", action="store_true",
+            help="check the converted teachers' files against the SHA-256 recorded at conversion; reconvert on a mismatch"),)),
     Command("summary", cmd_summary, "one table of teacher vs built model across every language built", args=(
         WORKDIR,
         arg("--model", default="trim", help="which build stage's model to compare (default: trim)"),
@@ -547,8 +552,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"polyglot-kd: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("polyglot-kd: interrupted; finished stages are kept, a rerun resumes", file=sys.stderr)
+        print("polyglot-kd: interrupted; finished stages are kept, a rerun of the same command resumes", file=sys.stderr)
         return 130
+    except OSError as exc:  # disk full, permissions, a path that is a file: the user's to fix, no traceback
+        if args.verbose:
+            raise
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"polyglot-kd: error: {exc.strerror or exc}{where} (-v shows where)", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -186,6 +186,18 @@ def copy_release(folder: Path, out: Path) -> Path:
     return out
 
 
+def hub_token() -> str:
+    """The hub token (HF_TOKEN, or a saved `huggingface-cli login`); a clear error, before any network
+    call, when there is none."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    if not token:
+        raise PolyglotError("--push needs a Hugging Face token: set HF_TOKEN, or run `huggingface-cli login` once; "
+                            "the release folder itself is ready without it")
+    return token
+
+
 def push_release(folder: Path, repo_id: str, token: str | None = None, private: bool = False) -> str:
     """Upload a verified release folder to a hub model repository; returns the commit URL."""
     from huggingface_hub import HfApi

@@ -152,3 +152,34 @@ def test_loading_refuses_non_finite_weights_naming_the_tensor(tmp_path):
     save_file(tensors, folder / "model.safetensors")
     with pytest.raises(PolyglotError, match=rf"1 NaN/inf values in {name}"):
         load_encoder(folder)
+
+
+def test_push_without_a_token_says_so_before_any_work(tiny_build, monkeypatch, capsys):
+    from polyglot_kd.cli import main
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tiny_build.parent / "hf-home"))  # no saved login either
+    assert main(["release", "pt", "--workdir", str(tiny_build), "--push", "me/model"]) == 2
+    err = capsys.readouterr().err
+    assert "--push needs a Hugging Face token" in err and "Traceback" not in err
+    assert not (tiny_build / "pt" / "release").exists()
+
+
+def test_unknown_stage_gets_a_did_you_mean(capsys):
+    from polyglot_kd.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["build", "pt", "--stages", "trim,distil"])
+    assert "did you mean 'distill'" in capsys.readouterr().err
+
+
+def test_os_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatch):
+    from polyglot_kd import cli
+
+    def disk_full(code, overrides=None):
+        raise OSError(28, "No space left on device", str(tmp_path / "x"))
+
+    monkeypatch.setattr(cli, "load_language", disk_full)
+    assert cli.main(["languages"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and str(tmp_path / "x") in err and "Traceback" not in err
