@@ -183,3 +183,11 @@ def test_os_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatch)
     assert cli.main(["languages"]) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and str(tmp_path / "x") in err and "Traceback" not in err
+
+
+def test_a_failed_release_of_an_unbuilt_language_leaves_no_folder(tmp_path, capsys):
+    from polyglot_kd.cli import main
+
+    assert main(["release", "pt", "--workdir", str(tmp_path / "builds")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert not (tmp_path / "builds" / "pt").exists()
