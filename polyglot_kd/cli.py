@@ -33,6 +33,7 @@ from polyglot_kd.methods.embed_init import INIT_METHODS
 from polyglot_kd.methods.embed_init.config import VECTOR_FORMATS
 from polyglot_kd.methods.sft import FINETUNE_METHODS
 from polyglot_kd.methods.stacking.config import SIDES
+from polyglot_kd.pipeline.build import stage_path
 from polyglot_kd.pipeline.stages import STAGES
 from polyglot_kd.tasks import TASKS
 
@@ -75,7 +76,7 @@ def cmd_build(args) -> None:
     log.info("resolved config: %s", json.dumps(config.to_dict(), ensure_ascii=False))
     manifests = run_build(config, args.workdir, stages, force=set(args.force or []))
     for stage, manifest in manifests.items():
-        print(f"{stage}: {Path(args.workdir) / config.code / stage} ({manifest['seconds']:.1f} s)")
+        print(f"{stage}: {stage_path(args.workdir, config.code, stage)} ({manifest['seconds']:.1f} s)")
 
 
 def cmd_distill(args) -> None:
@@ -88,7 +89,7 @@ def cmd_distill(args) -> None:
     if args.task:
         return _distill_task(args, overrides)
     manifest = run_build(config, args.workdir, ["distill"], force={"distill"} if args.force else set())["distill"]
-    print(f"distill: {Path(args.workdir) / config.code / 'distill'} ({manifest['seconds']:.1f} s)")
+    print(f"distill: {stage_path(args.workdir, config.code, 'distill')} ({manifest['seconds']:.1f} s)")
 
 
 def _distill_task(args, overrides: dict) -> None:
@@ -97,7 +98,7 @@ def _distill_task(args, overrides: dict) -> None:
     from polyglot_kd.tasks import parse_tasks
 
     tasks = parse_tasks(args.task)
-    student = Path(args.workdir) / args.language / "distill" / "model"
+    student = stage_path(args.workdir, args.language, "distill", model=True)
     if not (student / "config.json").is_file():
         raise PolyglotError(f"phase 2 needs the distilled student {student}: run `polyglot-kd distill {args.language}` first")
     finetune = {"seeds": [int(s) for s in _comma_list(args.seeds)]} if args.seeds else {}
@@ -115,7 +116,7 @@ def cmd_embed_init(args) -> None:
     log.info("embed_init config: %s", json.dumps(vars(config.embed_init)))
     manifest = run_build(config, args.workdir, ["embed-init"], force={"embed-init"} if args.force else set())["embed-init"]
     m = manifest["metrics"]
-    print(f"embed-init: {Path(args.workdir) / config.code / 'embed-init'} ({manifest['seconds']:.1f} s)")
+    print(f"embed-init: {stage_path(args.workdir, config.code, 'embed-init')} ({manifest['seconds']:.1f} s)")
     print(f"  {m['method']} rank {m['rank'] or 'full'}: vocabulary {m['vocab_old']:,} -> {m['vocab_new']:,}; "
           f"embedding parameters {m['embedding_params_base']:,} -> {m['embedding_params']:,}; tokens {m['tokens']}")
     bli = (m.get("vectors") or {}).get("bli") or {}
@@ -185,7 +186,7 @@ def cmd_stack(args) -> None:
     log.info("resolved stack config: %s", json.dumps(config.to_dict()["stack"], ensure_ascii=False))
     manifest = run_build(config, args.workdir, ["stack"], force={"stack"} if args.force else set())["stack"]
     m = manifest["metrics"]
-    print(f"stack: {Path(args.workdir) / config.code / 'stack'} ({manifest['seconds']:.1f} s, {m['steps']} steps)")
+    print(f"stack: {stage_path(args.workdir, config.code, 'stack')} ({manifest['seconds']:.1f} s, {m['steps']} steps)")
     if m.get("curve"):
         last = m["curve"][-1]
         print(f"retrieval {config.source}<->{config.code} on {len(m['curve'])} curve points, last: {100 * last['mean']:.1f}%")
@@ -200,14 +201,14 @@ def cmd_bench(args) -> None:
     elif args.bench_command == "embed-init":
         bench.embed_init_benchmark(config, args.workdir, args.items, args.repeats)
     elif args.bench_command == "stack":
-        model = args.model or Path(args.workdir) / args.language / "stack" / "model"
+        model = args.model or stage_path(args.workdir, args.language, "stack", model=True)
         bench.stack_benchmark(config, Path(model), args.items, args.repeats)
     else:
         bench.encode_benchmark(config, args.workdir, repeats=args.repeats)
 
 
 def cmd_release(args) -> None:
-    from polyglot_kd.pipeline.build import Build, run_build
+    from polyglot_kd.pipeline.build import Build, language_root, run_build
     from polyglot_kd.pipeline.stages.release import release_folder
     from polyglot_kd.reports import release
 
@@ -215,7 +216,7 @@ def cmd_release(args) -> None:
     config = load_language(args.language, {"release": release_options} if release_options else {})
     token = release.hub_token() if args.push else None  # before any work: no token, no push
     run_build(config, args.workdir, ["release"], force={"release"} if args.force else set())
-    folder = release_folder(Build(config, Path(args.workdir) / config.code))
+    folder = release_folder(Build(config, language_root(args.workdir, config.code)))
     try:
         count = release.verify_release(folder)
     except release.ReleaseMismatch as exc:

@@ -102,6 +102,12 @@ def language_root(workdir: Path, code: str) -> Path:
     return root
 
 
+def stage_path(workdir: Path, code: str, stage: str, model: bool = False) -> Path:
+    """`<workdir>/<code>/<stage>[/model]`: where a stage's results are, for messages and lookups."""
+    path = language_root(workdir, code) / stage
+    return path / MODEL_DIR if model else path
+
+
 def _remove_if_empty(root: Path) -> None:
     """A build that failed before any stage finished leaves no folder behind (only its lock file)."""
     if root.is_dir() and all(p.name == ".lock" for p in root.iterdir()):
