@@ -10,7 +10,12 @@ import numpy as np
 import sentencepiece
 import yaml
 
+from polyglot_kd.core.loading import load_model_and_tokenizer
+from polyglot_kd.methods.stacking import mt_encoders
+from polyglot_kd.methods.stacking.marian import port
 from polyglot_kd.methods.stacking.marian.port import MarianConfig, _marian_names
+from polyglot_kd.methods.stacking.marian.reader import read_marian
+from polyglot_kd.methods.stacking.model import StackedModel
 from tests.tiny import CORPUS
 
 FLOAT32, INT8, INTGEMM8 = 0x404, 0x101, 0x4101
@@ -101,3 +106,21 @@ def write_marian(path: Path, weights: dict[str, np.ndarray], *, options: dict | 
     head += struct.pack("<Q", pad) + b"\0" * pad
     path.write_bytes(head + b"".join(padded))
     return multipliers
+
+
+MT_CONFIG = port.MarianConfig(vocab_size=60, dim=16, heads=2, ffn=24, encoder_layers=2, decoder_layers=1)
+
+
+def save_tiny_mt(directory, config=MT_CONFIG, seed=0):
+    """A converted Marian model directory whose encoder 'reads Portuguese'."""
+    directory.mkdir(parents=True)
+    write_marian(directory / "model.bin", tiny_weights(config, seed), options=marian_options(config), quantise=True)
+    model = port.from_marian_file(read_marian(directory / "model.bin"), "pt", "en")
+    return port.save_pretrained(model, directory / "converted", tiny_spm(directory / "vocab.spm", config.vocab_size))
+
+
+def stacked(parts, enter_layer=0, trainable_layers=0):
+    """A StackedModel of the `parts` fixture's backbone and MT model."""
+    backbone, tokenizer = load_model_and_tokenizer(parts[0])
+    mt = mt_encoders.load_mt_encoder(str(parts[1]), "pt")
+    return StackedModel(backbone, tokenizer, mt, "pt", enter_layer, trainable_layers)

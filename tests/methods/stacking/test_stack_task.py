@@ -11,13 +11,13 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.pipeline import task_runs as runner
 from polyglot_kd.core.loading import load_tokenizer
 from polyglot_kd.tasks import get_task
-from tests.methods.stacking.test_stacking import parts, stacked  # noqa: F401 (fixture)
+from tests.marian_tiny import stacked
 
 FAST = FinetuneConfig(seeds=[1], train_examples=0, dense_epochs=1, sparse_epochs=2, batch_size=4, learning_rate=1e-3,
                       max_length=32, cpu_bf16=False)
 
 
-def test_stage2_matches_the_task_teachers_pooled_outputs_and_reuses_its_head(parts, xnli_dir, tmp_path,  # noqa: F811
+def test_stage2_matches_the_task_teachers_pooled_outputs_and_reuses_its_head(parts, xnli_dir, tmp_path,
                                                                              monkeypatch):
     monkeypatch.setenv("POLYGLOT_KD_CACHE", str(tmp_path / "cache"))
     task = get_task("xnli")

@@ -23,36 +23,13 @@ from polyglot_kd.core.errors import ConfigError, PolyglotError
 from polyglot_kd.core.loading import load_model_and_tokenizer
 from polyglot_kd.methods.stacking.marian.reader import read_marian
 from polyglot_kd.methods.stacking.model import StackedModel, is_stacked, retrieval_scores
-from tests.marian_tiny import marian_options, tiny_spm, tiny_weights, write_marian
+from tests.marian_tiny import MT_CONFIG, marian_options, save_tiny_mt, stacked, tiny_spm, tiny_weights, write_marian
 from tests.tiny import CORPUS, save_tiny_model
 
 EN = ["the cat sleeps on the sofa", "the dog runs in the garden", "a bird sings in the morning",
       "the cat runs in the garden", "a dog sleeps in the morning", "the bird sings on the sofa"]
 PT = ["o gato dorme no sofá", "o cão corre no jardim", "um pássaro canta de manhã",
       "o gato corre no jardim", "um cão dorme de manhã", "o pássaro canta no sofá"]
-MT_CONFIG = marian_model.MarianConfig(vocab_size=60, dim=16, heads=2, ffn=24, encoder_layers=2, decoder_layers=1)
-
-
-def save_tiny_mt(directory, config=MT_CONFIG, seed=0):
-    """A converted Marian model directory whose encoder 'reads Portuguese'."""
-    directory.mkdir(parents=True)
-    write_marian(directory / "model.bin", tiny_weights(config, seed), options=marian_options(config), quantise=True)
-    model = marian_model.from_marian_file(read_marian(directory / "model.bin"), "pt", "en")
-    return marian_model.save_pretrained(model, directory / "converted", tiny_spm(directory / "vocab.spm", config.vocab_size))
-
-
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory):
-    root = tmp_path_factory.mktemp("stack")
-    return save_tiny_model(root / "backbone"), save_tiny_mt(root / "mt")
-
-
-def stacked(parts, enter_layer=0, trainable_layers=0):
-    backbone, tokenizer = load_model_and_tokenizer(parts[0])
-    mt = mt_encoders.load_mt_encoder(str(parts[1]), "pt")
-    return StackedModel(backbone, tokenizer, mt, "pt", enter_layer, trainable_layers)
-
-
 @pytest.mark.parametrize("enter_layer,trainable_layers", [(0, 0), (1, 1), (2, 0)])
 def test_routes_shapes_and_parameters(parts, enter_layer, trainable_layers):
     model = stacked(parts, enter_layer, trainable_layers)
