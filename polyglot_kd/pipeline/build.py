@@ -102,6 +102,13 @@ def language_root(workdir: Path, code: str) -> Path:
     return root
 
 
+def model_identity(manifest: dict) -> str:
+    """What a stage's model is: its inputs and the SHA-256 of its model files. A stage rebuilt into the
+    same files keeps its identity, so results computed on it (the eval report) stay valid."""
+    files = {k: v for k, v in manifest.get("files", {}).items() if k.startswith(f"{MODEL_DIR}/")}
+    return inputs_hash({"inputs": manifest.get("inputs_hash"), "files": files})
+
+
 def stage_path(workdir: Path, code: str, stage: str, model: bool = False) -> Path:
     """`<workdir>/<code>/<stage>[/model]`: where a stage's results are, for messages and lookups."""
     path = language_root(workdir, code) / stage

@@ -18,7 +18,7 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.files import package_version, versions
 from polyglot_kd.core.loading import load_tokenizer
 from polyglot_kd.methods import bistil, embed_init, stacking, trim
-from polyglot_kd.pipeline.build import MANIFEST, Build
+from polyglot_kd.pipeline.build import MANIFEST, Build, model_identity
 from polyglot_kd.pipeline.stages import STAGES, model_stages
 from polyglot_kd.reports import release as folder_ops
 from polyglot_kd.reports.files import ARTIFACTS, REPORT_JSON
@@ -83,16 +83,11 @@ def choose_model(build: Build, requested: str = "") -> str:
 
 
 def _scored_models(build: Build, eval_manifest: dict) -> set[str]:
-    """Model stages whose current model the eval report covers (same inputs, evaluated after it finished)."""
+    """Model stages whose current model the eval report covers (the same inputs and model files)."""
     report = read_report(build)
-    hashes = eval_manifest.get("inputs", {}).get("models", {})
-    scored = set()
-    for stage in build.finished_models():
-        m = build.manifest(stage)
-        if (stage in report["models"] and hashes.get(stage) == m["inputs_hash"]
-                and eval_manifest.get("finished", "") >= m.get("finished", "")):
-            scored.add(stage)
-    return scored
+    identities = eval_manifest.get("inputs", {}).get("models", {})
+    return {stage for stage in build.finished_models()
+            if stage in report["models"] and identities.get(stage) == model_identity(build.manifest(stage))}
 
 
 def read_report(build: Build) -> dict:

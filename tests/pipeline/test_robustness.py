@@ -191,3 +191,15 @@ def test_a_failed_release_of_an_unbuilt_language_leaves_no_folder(tmp_path, caps
     assert main(["release", "pt", "--workdir", str(tmp_path / "builds")]) == 2
     assert "Traceback" not in capsys.readouterr().err
     assert not (tmp_path / "builds" / "pt").exists()
+
+
+def test_a_stage_rebuilt_into_the_same_files_keeps_its_evaluation(tiny_world):
+    import shutil
+
+    config, workdir = tiny_world
+    build.run_build(config, workdir, ["trim", "eval"])
+    evaluated = build.Build(config, workdir / "pt").manifest("eval")["finished"]
+    shutil.rmtree(workdir / "pt/trim")  # lost, then rebuilt from the same inputs into the same files
+    again = build.run_build(config, workdir, ["trim", "eval", "release"])
+    assert again["eval"]["finished"] == evaluated  # still valid: not redone
+    assert again["release"]["metrics"]["model"] == "trim"
