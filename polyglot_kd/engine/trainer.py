@@ -106,6 +106,10 @@ class Trainer:
         """The newest complete checkpoint. Folders a kill left behind mid-save (`.partial`) or
         mid-prune (`.old`) are removed: only a renamed-into-place folder with its state file counts."""
         folder = self.out / CHECKPOINTS
+        for partial in folder.glob("step-*.partial"):  # complete (its state file is written last), not renamed
+            final = partial.with_name(partial.name.removesuffix(".partial"))
+            if (partial / STATE_FILE).is_file() and not final.exists():
+                partial.rename(final)
         for leftover in [*folder.glob("step-*.partial"), *folder.glob("step-*.old")]:
             shutil.rmtree(leftover, ignore_errors=True)
         found = sorted((p for p in folder.glob("step-*") if CHECKPOINT_NAME.fullmatch(p.name)),

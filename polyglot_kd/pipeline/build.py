@@ -82,13 +82,15 @@ def run_build(config: LanguageConfig, workdir: Path, stages: list[str], force: s
     preflight(config, order)
     build = Build(config, language_root(workdir, config.code))
     fresh = not build.root.exists()
-    try:
-        with build_lock(build.root):
+    with build_lock(build.root):  # a refused build (another holds it) touches nothing
+        try:
+            for stage in STAGES:  # upstream stages too: a kill mid-swap must not hide a finished one
+                _finish_interrupted_swap(build.root / f".{stage}.partial", build.stage_dir(stage))
             return {stage: run_stage(build, stage, force="all" in force or stage in force) for stage in order}
-    except BaseException:
-        if fresh:
-            _remove_if_empty(build.root)
-        raise
+        except BaseException:
+            if fresh:  # cleaned while the lock is still held
+                _remove_if_empty(build.root)
+            raise
 
 
 def language_root(workdir: Path, code: str) -> Path:
@@ -123,13 +125,12 @@ def _remove_if_empty(root: Path) -> None:
 
 def run_stage(build: Build, stage: str, force: bool = False) -> dict:
     module = stage_module(stage)
-    _finish_interrupted_swap(build.root / f".{stage}.partial", build.stage_dir(stage))
     inputs = module.inputs(build)
     digest = inputs_hash(inputs)
     done = build.manifest(stage)
     partial = build.root / f".{stage}.partial"
     written = _read(partial / MANIFEST)
-    if written and json.loads(written).get("inputs_hash") == digest:  # killed between manifest and rename
+    if written and json.loads(written).get("inputs_hash") == digest and not force:  # killed between manifest and rename
         _swap_into_place(partial, build.stage_dir(stage))
         log.info("%s/%s: finished before an interruption; put in place", build.config.code, stage)
         return build.manifest(stage)
@@ -186,6 +187,7 @@ def _finish_interrupted_swap(partial: Path, final: Path) -> None:
     if final.exists() or not old.exists():
         return
     (partial if (partial / MANIFEST).is_file() else old).rename(final)
+    shutil.rmtree(old, ignore_errors=True)
     log.warning("%s: restored after an interrupted swap", final)
 
 

@@ -203,3 +203,32 @@ def test_a_stage_rebuilt_into_the_same_files_keeps_its_evaluation(tiny_world):
     again = build.run_build(config, workdir, ["trim", "eval", "release"])
     assert again["eval"]["finished"] == evaluated  # still valid: not redone
     assert again["release"]["metrics"]["model"] == "trim"
+
+
+def test_a_refused_build_never_removes_the_running_builds_folder(tiny_world):
+    config, workdir = tiny_world
+    root = workdir / config.code  # does not exist yet: both builds would call it fresh
+    with build_lock(root):
+        with pytest.raises(BuildLocked):
+            build.run_build(config, workdir, ["trim"])
+        assert (root / LOCK_FILE).is_file()
+
+
+def test_a_kill_mid_swap_of_an_upstream_stage_does_not_hide_it(tiny_world):
+    config, workdir = tiny_world
+    build.run_build(config, workdir, ["trim"])
+    root = workdir / config.code
+    (root / "trim").rename(root / ".trim.old")  # the first rename of a swap happened, the second not
+    build.run_build(config, workdir, ["eval"])  # trim is not among the stages run
+    assert (root / "trim/manifest.json").is_file() and not (root / ".trim.old").exists()
+    assert json.loads((root / "eval/report.json").read_text())["models"].keys() >= {"trim"}
+
+
+def test_force_redoes_a_stage_killed_between_its_manifest_and_its_rename(tiny_world):
+    config, workdir = tiny_world
+    first = build.run_build(config, workdir, ["trim"])["trim"]
+    root = workdir / config.code
+    (root / "trim").rename(root / ".trim.partial")  # as if the rename had not happened
+    forced = build.run_build(config, workdir, ["trim"], force={"trim"})["trim"]
+    assert forced["finished"] >= first["finished"] and forced is not first
+    assert not (root / ".trim.partial").exists()

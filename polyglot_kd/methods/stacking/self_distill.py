@@ -138,7 +138,7 @@ def train(model: StackedModel, pairs: ParallelSet, cfg: StackConfig, languages: 
         recent[:] = (recent + [loss.item()])[-50:]
         return loss, {}
 
-    config_hash = inputs_hash({"stack": vars(cfg), "model": dataclasses.asdict(model.info),
+    config_hash = inputs_hash({"batcher": "length-batches", "stack": vars(cfg), "model": dataclasses.asdict(model.info),
                                "backbone": model.backbone.config.name_or_path, "pairs": [len(pairs), pairs.name],
                                "languages": languages, "prefix": prefix})
     trainer = Trainer(out, model, loss_fn, settings, config_hash, groups=[g for g in groups if g["params"]])

@@ -129,7 +129,7 @@ def train(stacked: StackedModel, teacher, teacher_tokenizer, task_sft, train_exa
                         max_grad_norm=0.0, checkpoint_every=settings.checkpoint_every, seed=settings.seed,
                         time_budget_s=settings.time_budget_minutes * 60 or None, schedule="budget", min_lr_ratio=0.1,
                         budget_excludes_eval=True)
-    config_hash = inputs_hash({"stage2": vars(settings), "reads": reads, "n": len(texts), "texts": texts[:5]})
+    config_hash = inputs_hash({"batcher": "length-batches", "stage2": vars(settings), "reads": reads, "n": len(texts), "texts": texts[:5]})
     trainer = Trainer(out, stacked, loss_fn, run, config_hash, groups=[g for g in groups if g["params"]])
     summary = trainer.train()
     return summary | {"reads": reads, "examples": len(texts)}
