@@ -192,6 +192,15 @@ def cmd_stack(args) -> None:
         print(f"retrieval {config.source}<->{config.code} on {len(m['curve'])} curve points, last: {100 * last['mean']:.1f}%")
 
 
+def cmd_frontier(args) -> None:
+    from polyglot_kd.pipeline.frontier import FRONTIER_DIR, FRONTIER_MD, run_frontier, render
+
+    config = load_language(args.language)
+    table = run_frontier(config, args.workdir, args.points, args.steps)
+    print(render(table))
+    print(f"\n{stage_path(args.workdir, config.code, FRONTIER_DIR) / FRONTIER_MD}")
+
+
 def cmd_bench(args) -> None:
     from polyglot_kd.pipeline import bench
 
@@ -482,6 +491,17 @@ COMMANDS = (
              config_arg("--student-side", "stack", "student_side", choices=SIDES),
              config_arg("--curve-split", "stack", "curve_split", choices=("dev", "test")),
              WORKDIR, FORCE)),
+    Command("frontier", cmd_frontier, "size/speed frontier: a grid of students, each distilled briefly, side by side",
+            "Distil one student per point (LAYERSxWIDTH) from the build's trimmed model for the same fixed number "
+            "of steps, score each on the held-out retrieval sets, time it against the teacher side by side, and "
+            "write <workdir>/<LANG>/frontier/frontier.json, .md and .png (retention against parameters and against "
+            "speed, the Pareto points marked). Finished points are not redone.",
+            (LANGUAGE,
+             arg("--points", default="6x384,4x384,6x288,6x192,4x192",
+                 help="comma-separated LAYERSxWIDTH (width a multiple of the teacher's heads; a bare number keeps "
+                      "its width) (default: 6x384,4x384,6x288,6x192,4x192)"),
+             arg("--steps", type=int, default=200, help="distillation steps of every point (default: 200)"),
+             WORKDIR)),
     Command("eval", cmd_eval, "zero-shot task suite (retrieval, mining, POS, XTREME tasks) for a build or model",
             "Evaluate a build's models beside the teacher, or any model directory, on tasks from the registry: "
             "trained tasks learn on English (method full, lt-sft or adapters; several seeds; English-dev selection) "

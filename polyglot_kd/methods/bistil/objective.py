@@ -84,8 +84,10 @@ class DistillStudent(torch.nn.Module):
     def forward(self, **kwargs):
         out = self.encoder(**kwargs)
         hidden = out.hidden_states
-        if hidden is not None and self.projection is not None:
-            hidden = tuple(self.projection(h) for h in hidden)
+        if self.projection is not None:  # compare with the teacher in its space (pooled, hidden losses)
+            out.last_hidden_state = self.projection(out.last_hidden_state)
+            if hidden is not None:
+                hidden = tuple(self.projection(h) for h in hidden)
         return out, hidden
 
 

@@ -78,3 +78,17 @@ def test_the_dev_curve_scores_the_given_set_and_the_teachers_retention(tiny):
     evaluate = objective.dev_retrieval(dev, "", teacher, tokenizer, teacher)
     scores = evaluate()
     assert 0 <= scores["dev_retrieval"] <= 1 and scores["dev_retention"] == pytest.approx(1.0)
+
+
+def test_a_narrower_student_is_compared_with_the_teacher_in_the_teachers_space():
+    import torch
+
+    from polyglot_kd.methods.bistil.objective import DistillStudent
+    from polyglot_kd.methods.bistil.student import make_student
+    from tests.tiny import bert_encoder
+
+    teacher = bert_encoder(50, 1, layers=2, hidden=32)
+    student = make_student(teacher, [0], hidden_size=16)
+    out, hidden = DistillStudent(student.model, student.hidden_projection)(
+        input_ids=torch.tensor([[2, 5, 7]]), attention_mask=torch.ones(1, 3, dtype=torch.long), output_hidden_states=True)
+    assert out.last_hidden_state.shape[-1] == 32 and all(h.shape[-1] == 32 for h in hidden)

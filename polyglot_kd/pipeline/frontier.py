@@ -1,0 +1,177 @@
+"""The size/speed frontier of a language: a grid of students, each trained for the same short, fixed
+number of steps, measured side by side (retention of the teacher's retrieval, parameters, encoding
+speed against the teacher) with the Pareto points marked.
+
+Each point is a distill stage of its own under `builds/<lang>/frontier/<point>/` (the trimmed model
+is shared through a link), so an interrupted frontier resumes and a finished point is not redone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from pathlib import Path
+
+from polyglot_kd.config import LanguageConfig
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.files import write_json_atomic
+from polyglot_kd.pipeline import build
+from polyglot_kd.pipeline.lock import build_lock
+from polyglot_kd.sources.teacher import resolve_teacher
+
+log = logging.getLogger(__name__)
+
+FRONTIER_DIR = "frontier"
+FRONTIER_JSON, FRONTIER_MD, FRONTIER_PNG = "frontier.json", "frontier.md", "frontier.png"
+DEFAULT_POINTS = "6x384,4x384,6x288,6x192,4x192"
+POINT = re.compile(r"(\d+)(?:x(\d+))?")
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    layers: int
+    width: int = 0
+    """0: the teacher's width."""
+
+    @property
+    def name(self) -> str:
+        return f"L{self.layers}-W{self.width or 'full'}"
+
+
+def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int) -> list[Point]:
+    """'6x384,4x192' (layers x width; a bare '6' keeps the teacher's width), every problem at once."""
+    points, problems = [], []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        m = POINT.fullmatch(part)
+        if not m:
+            problems.append(f"{part!r} is not LAYERSxWIDTH, e.g. 6x384")
+            continue
+        layers, width = int(m.group(1)), int(m.group(2) or 0)
+        if not 1 <= layers <= teacher_layers:
+            problems.append(f"{part!r}: {layers} layers; the teacher has {teacher_layers}")
+        if width and (width > teacher_width or width % heads):
+            problems.append(f"{part!r}: width {width} must be a multiple of the teacher's {heads} attention heads "
+                            f"and at most its width {teacher_width}")
+        points.append(Point(layers, 0 if width == teacher_width else width))
+    if problems or not points:
+        raise PolyglotError("frontier points: " + ("; ".join(problems) or "none given"))
+    return list(dict.fromkeys(points))
+
+
+def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAULT_POINTS, steps: int = 200,
+                 speed_sentences: int = 256) -> dict:
+    """Train and measure every point; write frontier.json / .md / .png; returns the table."""
+    from transformers import AutoConfig
+
+    from polyglot_kd.pipeline.speed import side_by_side
+    from polyglot_kd.pipeline.stages.evaluate import evaluate_model
+    from polyglot_kd.tasks import get_task
+
+    teacher_dir = resolve_teacher(config.teacher)
+    tc = AutoConfig.from_pretrained(teacher_dir)
+    points = parse_points(points_text, tc.num_hidden_layers, tc.hidden_size, tc.num_attention_heads)
+    if steps < 1:
+        raise PolyglotError(f"frontier steps: {steps} must be >= 1")
+    build.run_build(config, workdir, ["trim"])
+    root = build.language_root(workdir, config.code)
+    out = root / FRONTIER_DIR
+    retrieval = get_task("retrieval")
+    task_sets = [(retrieval, retrieval.datasets(config))]
+    teacher = evaluate_model(teacher_dir, config, task_sets)
+    texts = task_sets[0][1][0].target[:speed_sentences]
+    rows = []
+    with build_lock(root):  # the points share the build's trimmed model
+        for point in points:
+            model_dir = _train_point(config, out / point.name, point, steps)
+            scores = evaluate_model(model_dir, config, task_sets)
+            speed = side_by_side(model_dir, teacher_dir, texts, batch_size=config.eval.batch_size,
+                                 max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix)
+            rows.append(_row(point, scores, teacher, speed))
+            log.info("frontier %s: %s", point.name, rows[-1])
+    _mark_pareto(rows)
+    table = {"language": config.code, "steps": steps, "teacher_params": teacher["params"],
+             "teacher": {d: s["mean"] for d, s in teacher["retrieval"].items()}, "points": rows}
+    write_json_atomic(out / FRONTIER_JSON, table)
+    (out / FRONTIER_MD).write_text(render(table) + "\n", encoding="utf-8")
+    plot(table, out / FRONTIER_PNG)
+    return table
+
+
+def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "trim"
+    if not link.exists():
+        link.symlink_to(Path("..") / ".." / "trim", target_is_directory=True)
+    d = dataclasses.replace(config.distill, student_layers=point.layers, layer_selection="bottom", layers=[],
+                            hidden_size=point.width, steps=steps, time_budget_minutes=0.0, eval_every=0,
+                            checkpoint_every=max(1, steps // 4))
+    point_build = build.Build(dataclasses.replace(config, distill=d), folder)
+    build.run_stage(point_build, "distill")
+    return point_build.model_dir("distill")
+
+
+def _row(point: Point, scores: dict, teacher: dict, speed) -> dict:
+    row = {"point": point.name, "layers": point.layers, "width": point.width or None, "params": scores["params"],
+           "param_ratio": scores["params"] / teacher["params"], "speedup": speed.speedup,
+           "sentences_per_second": speed.model_per_second}
+    for name, s in scores["retrieval"].items():
+        row[name] = s["mean"]
+        row[f"{name} kept"] = s["mean"] / teacher["retrieval"][name]["mean"]
+    return row
+
+
+def _mark_pareto(rows: list[dict]) -> None:
+    """A point is on a frontier when no other point is at least as good on both axes and better on one:
+    retention (first held-out set) against parameters, and against speed."""
+    kept = next(k for k in rows[0] if k.endswith(" kept"))
+    for row in rows:
+        others = [r for r in rows if r is not row]
+        row["pareto_params"] = not any(r[kept] >= row[kept] and r["params"] <= row["params"]
+                                       and (r[kept] > row[kept] or r["params"] < row["params"]) for r in others)
+        row["pareto_speed"] = not any(r[kept] >= row[kept] and r["speedup"] >= row["speedup"]
+                                      and (r[kept] > row[kept] or r["speedup"] > row["speedup"]) for r in others)
+
+
+def render(table: dict) -> str:
+    sets = list(table["teacher"])
+    head = ["point", "params", "x teacher", "speed-up"] + [f"{d} (kept)" for d in sets] + ["Pareto"]
+    lines = [f"Frontier of {table['language']}: every point distilled for {table['steps']} steps; retrieval % "
+             f"(teacher: " + ", ".join(f"{d} {100 * v:.1f}" for d, v in table["teacher"].items()) + ")", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table["points"]:
+        marks = [m for m, key in (("size", "pareto_params"), ("speed", "pareto_speed")) if r[key]]
+        lines.append("| " + " | ".join([r["point"], f"{r['params'] / 1e6:.2f}M", f"{r['param_ratio']:.3f}",
+                                        f"{r['speedup']:.2f}x"]
+                                       + [f"{100 * r[d]:.1f} ({100 * r[f'{d} kept']:.1f}%)" for d in sets]
+                                       + [", ".join(marks) or ""]) + " |")
+    return "\n".join(lines)
+
+
+def plot(table: dict, path: Path) -> None:
+    """Retention against parameters (left) and against measured speed-up (right), Pareto points filled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = table["points"]
+    kept = next(k for k in rows[0] if k.endswith(" kept"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, x, label, flag in ((axes[0], "param_ratio", "parameters (x teacher)", "pareto_params"),
+                               (axes[1], "speedup", "encoding speed-up vs teacher (side by side)", "pareto_speed")):
+        for r in rows:
+            ax.scatter(r[x], 100 * r[kept], s=50, facecolors="C0" if r[flag] else "none", edgecolors="C0")
+            ax.annotate(r["point"], (r[x], 100 * r[kept]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set(xlabel=label, ylabel=f"{kept} (% of teacher)")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{table['language']}: students after {table['steps']} distillation steps (filled: Pareto)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def read_frontier(root: Path) -> dict | None:
+    path = root / FRONTIER_DIR / FRONTIER_JSON
+    return json.loads(path.read_text()) if path.is_file() else None

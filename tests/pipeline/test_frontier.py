@@ -1,0 +1,36 @@
+"""The frontier: a grid of briefly distilled students on the tiny world, measured side by side."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.pipeline import frontier
+
+
+def test_points_parse_and_bad_ones_are_named_at_once():
+    assert frontier.parse_points("6x384, 4x192,6", 12, 384, 12) == [
+        frontier.Point(6, 0), frontier.Point(4, 192)]  # 6 and 6x384 are the same point
+    with pytest.raises(PolyglotError) as err:
+        frontier.parse_points("13x384,6x256,6x768,six", 12, 384, 12)
+    text = str(err.value)
+    assert "13 layers; the teacher has 12" in text and "width 256 must be a multiple of the teacher's 12" in text
+    assert "width 768" in text and "'six' is not LAYERSxWIDTH" in text
+
+
+def test_frontier_trains_each_point_once_and_marks_the_pareto_points(tiny_world, monkeypatch):
+    config, workdir = tiny_world
+    table = frontier.run_frontier(config, workdir, "1,2,1x16", steps=2, speed_sentences=3)
+    names = [r["point"] for r in table["points"]]
+    assert names == ["L1-Wfull", "L2-Wfull", "L1-W16"]
+    small = next(r for r in table["points"] if r["point"] == "L1-W16")
+    assert small["params"] < min(r["params"] for r in table["points"] if r["point"] != "L1-W16")
+    assert small["pareto_params"]  # the smallest point is on the size frontier whatever it keeps
+    out = workdir / "pt" / frontier.FRONTIER_DIR
+    assert json.loads((out / frontier.FRONTIER_JSON).read_text())["points"] == table["points"]
+    assert "| L1-W16 |" in (out / frontier.FRONTIER_MD).read_text() and (out / frontier.FRONTIER_PNG).stat().st_size > 1000
+    finished = (out / "L1-W16" / "distill" / "manifest.json").stat().st_mtime_ns
+    frontier.run_frontier(config, workdir, "1x16", steps=2, speed_sentences=3)
+    assert (out / "L1-W16" / "distill" / "manifest.json").stat().st_mtime_ns == finished  # not redone
