@@ -567,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         import transformers
 
         transformers.logging.set_verbosity_error()
+        logging.getLogger("accelerate").setLevel(logging.WARNING)  # a line per file of every checkpoint save
     try:
         args.func(args)
     except PolyglotError as exc:
