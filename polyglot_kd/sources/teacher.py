@@ -406,6 +406,17 @@ def teacher_info(spec: str | Path = DEFAULT_TEACHER) -> dict:
     }
 
 
+def local_config(spec: str | Path) -> dict | None:
+    """A teacher's config.json when it is on this machine already (a converted embedded teacher, a local
+    directory); None rather than converting, downloading or failing: for cheap checks before any work."""
+    text = str(spec).strip()
+    folder = teacher_dir(text) if text in EMBEDDED else Path(text).expanduser()
+    try:
+        return json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def weights_digest(spec: str | Path) -> str:
     """SHA-256 over a teacher's weight files (an embedded teacher is verified against its marker first,
     and reconverted if damaged): part of the inputs of the stages that read the teacher's weights."""

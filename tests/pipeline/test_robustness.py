@@ -6,6 +6,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 
 import pytest
 from safetensors.torch import load_file, save_file
@@ -232,3 +233,21 @@ def test_force_redoes_a_stage_killed_between_its_manifest_and_its_rename(tiny_wo
     forced = build.run_build(config, workdir, ["trim"], force={"trim"})["trim"]
     assert forced["finished"] >= first["finished"] and forced is not first
     assert not (root / ".trim.partial").exists()
+
+
+@pytest.mark.parametrize("distill,message", [
+    ({"hidden_size": 18}, "distill.hidden_size: 18 must be a multiple of the teacher's 4 attention heads and at most its width 32"),
+    ({"hidden_size": 64}, "at most its width 32"),
+    ({"student_layers": 5}, "must come from the teacher's 2 (0..1)"),
+    ({"layer_selection": "list", "layers": [0, 3]}, "must come from the teacher's 2 (0..1)"),
+])
+def test_a_student_the_teacher_cannot_be_cut_into_is_named_before_any_work(tiny_world, distill, message):
+    import dataclasses
+
+    from polyglot_kd.core.errors import ConfigError
+
+    config, workdir = tiny_world
+    config = dataclasses.replace(config, distill=dataclasses.replace(config.distill, **distill))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build.run_build(config, workdir, ["trim", "distill"])
+    assert not (workdir / "pt").exists()

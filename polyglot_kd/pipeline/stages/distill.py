@@ -29,6 +29,7 @@ from polyglot_kd.methods.bistil.objective import LOSS_WEIGHTS, NO_SENTENCE_LOSS,
 from polyglot_kd.methods.bistil.student import make_student, select_layers
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.pipeline.checks import corpus_problems
+from polyglot_kd.sources.teacher import local_config
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,24 @@ def preflight(config: LanguageConfig) -> list[str]:
     problems = corpus_problems(config)
     if "embed-init" in config.stages and not sentence_level_weight(config.distill):
         problems.append(NO_SENTENCE_LOSS)
+    return problems + _shape_problems(config)
+
+
+def _shape_problems(config: LanguageConfig) -> list[str]:
+    """A student the teacher cannot be cut into, named before trimming starts rather than after."""
+    d = config.distill
+    teacher = local_config(config.teacher)
+    if teacher is None:  # not fetched yet: make_student says the same once the teacher is there
+        return []
+    width, heads, layers = teacher.get("hidden_size"), teacher.get("num_attention_heads"), teacher.get("num_hidden_layers")
+    problems = []
+    if d.hidden_size and width and heads and (d.hidden_size > width or d.hidden_size % heads):
+        problems.append(f"distill.hidden_size: {d.hidden_size} must be a multiple of the teacher's {heads} attention "
+                        f"heads and at most its width {width} (e.g. {', '.join(str(w) for w in range(width, 0, -width // 4 // heads * heads)[:4])})")
+    chosen = d.layers if d.layer_selection == "list" else range(d.student_layers)
+    if layers and (d.student_layers > layers or any(not 0 <= t < layers for t in chosen)):
+        problems.append(f"distill: the student's layers must come from the teacher's {layers} (0..{layers - 1}); "
+                        f"got student_layers {d.student_layers}, layers {d.layers}")
     return problems
 
 
