@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 import json
 import logging
+import os
 import re
 import sys
 import textwrap
@@ -576,6 +577,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("polyglot-kd: interrupted; finished stages are kept, a rerun of the same command resumes", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as other commands do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:  # disk full, permissions, a path that is a file: the user's to fix, no traceback
         if args.verbose:
             raise
