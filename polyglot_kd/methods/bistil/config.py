@@ -22,6 +22,10 @@ class DistillConfig:
     """Teacher layers (0-based) for layer_selection 'list'."""
     hidden_size: int = 0
     """Student width; 0 keeps the teacher's. Narrower embeddings come from the teacher's SVD."""
+    width_init: str = "svd"
+    """How a narrower student starts: 'svd' (rotated into the teacher's top singular directions of its
+    embeddings) or 'select' (a subset of the teacher's coordinates and whole attention heads, so every
+    LayerNorm keeps normalising what it normalised in the teacher)."""
     steps: int = 1800
     """Optimiser steps (each one batch of one language; the languages alternate)."""
     time_budget_minutes: float = 29.0
@@ -91,6 +95,8 @@ class DistillConfig:
         for key in ("steps", "batch_size", "max_length", "grad_accum", "checkpoint_every", "eval_items"):
             if getattr(self, key) < 1:
                 problems.append(f"distill.{key}: {getattr(self, key)} must be >= 1")
+        if self.width_init not in ("svd", "select"):
+            problems.append(f"distill.width_init: {self.width_init!r} is not one of ['svd', 'select']")
         if self.hidden_size < 0:
             problems.append(f"distill.hidden_size: {self.hidden_size} must be >= 0 (0 keeps the teacher's width)")
         for key, loss in (("pooled_loss", "pooled"), ("attention_loss", "attention")):

@@ -55,6 +55,8 @@ class AttentionLoss(nn.Module):
         total = 0.0
         for s, t in self.layer_map:
             ps, pt = student[s], teacher[t]
+            if ps.shape[1] != pt.shape[1]:  # a student that kept fewer heads: compare the heads' average maps
+                ps, pt = ps.mean(1, keepdim=True), pt.mean(1, keepdim=True)
             if self.kind == "kl":
                 kl = (pt * (torch.log(pt.clamp_min(1e-9)) - torch.log(ps.clamp_min(1e-9)))) * pair_mask
                 total = total + kl.sum() / (rows.sum() * ps.shape[1])

@@ -76,8 +76,16 @@ class Student:
     hidden_projection: nn.Linear | None  # student width -> teacher width, for the hidden-state loss
 
 
-def make_student(teacher, layers: list[int], hidden_size: int | None = None) -> Student:
-    """A student holding the teacher's embeddings and the chosen layers (a deep copy; the teacher is untouched)."""
+WIDTH_INITS = ("svd", "select")
+
+
+def make_student(teacher, layers: list[int], hidden_size: int | None = None, width_init: str = "svd") -> Student:
+    """A student holding the teacher's embeddings and the chosen layers (a deep copy; the teacher is untouched).
+    A narrower student is either rotated into the teacher's top singular directions ('svd'), or keeps a
+    subset of the teacher's coordinates and whole attention heads ('select': every LayerNorm still
+    normalises coordinates the teacher normalised)."""
+    if hidden_size and hidden_size != teacher.config.hidden_size and width_init == "select":
+        return _selected_student(teacher, layers, hidden_size)
     config = copy.deepcopy(teacher.config)
     config.num_hidden_layers = len(layers)
     width = hidden_size or config.hidden_size
@@ -134,3 +142,62 @@ def _projected_state(teacher, layers: list[int], width: int) -> dict[str, torch.
             t = basis.T @ t if not name.endswith("LayerNorm.weight") else torch.ones(width)
         projected[name] = t.contiguous()
     return projected
+
+
+def _selected_student(teacher, layers: list[int], width: int) -> Student:
+    """Keep `width` residual coordinates (largest mean |LayerNorm gain| over the teacher) and, in each
+    layer, the width // head_dim heads whose output projection is largest; head size stays the same."""
+    config = copy.deepcopy(teacher.config)
+    head_dim = config.hidden_size // config.num_attention_heads
+    if width % head_dim or width > config.hidden_size:
+        raise PolyglotError(f"student width {width} must be a multiple of the teacher's head size {head_dim} "
+                            f"(and at most {config.hidden_size}) to keep whole heads")
+    state = {k: v.detach().clone() for k, v in teacher.state_dict().items()}
+    gains = torch.stack([v.abs() for k, v in state.items() if k.endswith("LayerNorm.weight")]).mean(0)
+    keep = torch.sort(torch.topk(gains, width).indices).values
+    stack = layer_list(teacher)
+    prefix = next(name for name, m in teacher.named_modules() if m is stack)
+    out = {}
+    for name, t in state.items():
+        if name.startswith(prefix + "."):
+            index, rest = name[len(prefix) + 1:].split(".", 1)
+            if int(index) not in layers:
+                continue
+            heads = _kept_heads(state, f"{prefix}.{index}.", config.num_attention_heads, head_dim, width // head_dim)
+            out[f"{prefix}.{layers.index(int(index))}.{rest}"] = _select_layer_tensor(rest, t, keep, heads, head_dim)
+        elif t.dim() >= 1 and t.shape[-1] == config.hidden_size:  # embeddings and their LayerNorm
+            out[name] = t[..., keep].contiguous()
+        else:
+            out[name] = t
+    config.num_hidden_layers = len(layers)
+    config.hidden_size = width
+    config.num_attention_heads = width // head_dim
+    student = type(teacher)(config, **_init_kwargs(teacher))
+    student.load_state_dict(out, strict=False)
+    projection = nn.Linear(width, teacher.config.hidden_size, bias=False)
+    projection.weight.data = torch.eye(teacher.config.hidden_size)[:, keep].contiguous()  # back to the teacher's coordinates
+    return Student(student.eval(), list(layers), projection)
+
+
+def _kept_heads(state: dict, layer: str, n_heads: int, head_dim: int, n_keep: int) -> torch.Tensor:
+    w = state[layer + "attention.output.dense.weight"]  # (hidden, all_head)
+    norms = w.reshape(w.shape[0], n_heads, head_dim).norm(dim=(0, 2))
+    return torch.sort(torch.topk(norms, n_keep).indices).values
+
+
+def _select_layer_tensor(rest: str, t: torch.Tensor, keep: torch.Tensor, heads: torch.Tensor,
+                         head_dim: int) -> torch.Tensor:
+    """One tensor of a BERT layer restricted to the kept coordinates (`keep`) and heads."""
+    dims = torch.cat([h * head_dim + torch.arange(head_dim) for h in heads.tolist()])
+    if rest.startswith("attention.self."):  # query / key / value: out = head dims, in = coordinates
+        t = t[dims]
+        return (t[:, keep] if t.dim() == 2 else t).contiguous()
+    if rest == "attention.output.dense.weight":
+        return t[keep][:, dims].contiguous()
+    if rest == "intermediate.dense.weight":
+        return t[:, keep].contiguous()
+    if rest == "output.dense.weight":
+        return t[keep].contiguous()
+    if rest.startswith("intermediate."):  # the FFN's inner size is kept whole
+        return t
+    return t[keep].contiguous()  # biases and LayerNorms of the residual stream

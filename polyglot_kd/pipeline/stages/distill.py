@@ -104,7 +104,7 @@ def run(build: Build, out: Path) -> dict:
     else:
         start = teacher
     layers = select_layers(teacher.config.num_hidden_layers, d.student_layers, d.layer_selection, d.layers)
-    student = make_student(start, layers, d.hidden_size or None)
+    student = make_student(start, layers, d.hidden_size or None, d.width_init)
     objective.no_dropout(student.model)
     trainable = objective.DistillStudent(student.model, student.hidden_projection)
 

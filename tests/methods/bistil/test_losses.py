@@ -134,3 +134,15 @@ def test_contrastive_loss_prefers_matched_pairs():
     matched = contrastive(teacher + 0.01 * torch.randn(6, 16), teacher)
     shuffled = contrastive(teacher[torch.tensor([1, 2, 3, 4, 5, 0])], teacher)
     assert matched < 0.05 < shuffled
+
+
+def test_attention_loss_compares_head_averages_when_the_student_kept_fewer_heads():
+    from polyglot_kd.methods.bistil.losses import AttentionLoss
+
+    torch.manual_seed(0)
+    teacher = torch.softmax(torch.randn(2, 4, 5, 5), -1)
+    mask = torch.ones(2, 5)
+    loss = AttentionLoss([(0, 0)])
+    same_average = teacher.mean(1, keepdim=True).expand(2, 2, 5, 5)
+    assert loss([same_average], [teacher], mask) < 1e-12
+    assert loss([torch.softmax(torch.randn(2, 2, 5, 5), -1)], [teacher], mask) > 1e-4

@@ -80,3 +80,26 @@ def test_the_layer_map_pairs_hidden_states_past_the_embeddings_and_attention_map
     assert all(torch.allclose(s.hidden_states[a], t.hidden_states[b], atol=1e-6) for a, b in bottom.hidden)
     assert all(torch.allclose(s.attentions[a], t.attentions[b], atol=1e-6) for a, b in bottom.attention)
     assert not torch.allclose(s.hidden_states[2], t.hidden_states[3], atol=1e-3)  # off by one: not the pair
+
+
+def test_a_selected_narrow_student_keeps_coordinates_and_whole_heads():
+    from polyglot_kd.core.errors import PolyglotError
+    from polyglot_kd.core.pooling import mean_pool
+    from polyglot_kd.methods.bistil.student import make_student
+    from tests.tiny import bert_encoder
+
+    teacher = bert_encoder(50, 1, layers=2, hidden=32)  # 4 heads of 8
+    ids, mask = torch.tensor([[2, 5, 7, 9]]), torch.ones(1, 4, dtype=torch.long)
+    same = make_student(teacher, [0, 1], hidden_size=32, width_init="select")
+    with torch.no_grad():
+        reference = teacher(input_ids=ids, attention_mask=mask).last_hidden_state
+        assert torch.allclose(same.model(input_ids=ids, attention_mask=mask).last_hidden_state, reference, atol=1e-5)
+    narrow = make_student(teacher, [0, 1], hidden_size=16, width_init="select")
+    assert narrow.model.config.hidden_size == 16 and narrow.model.config.num_attention_heads == 2
+    projection = narrow.hidden_projection.weight
+    assert projection.shape == (32, 16) and torch.equal(projection.sum(0), torch.ones(16))  # picks coordinates
+    with torch.no_grad():
+        out = narrow.hidden_projection(narrow.model(input_ids=ids, attention_mask=mask).last_hidden_state)
+    assert torch.isfinite(out).all() and out.shape == reference.shape
+    with pytest.raises(PolyglotError, match="multiple of the teacher's head size 8"):
+        make_student(teacher, [0], hidden_size=12, width_init="select")
