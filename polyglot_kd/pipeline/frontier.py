@@ -9,7 +9,6 @@ is shared through a link), so an interrupted frontier resumes and a finished poi
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.files import write_json_atomic
+from polyglot_kd.methods.bistil.student import width_problem, width_rule
 from polyglot_kd.pipeline import build
 from polyglot_kd.pipeline.lock import build_lock
 from polyglot_kd.sources.teacher import resolve_teacher
@@ -40,7 +40,7 @@ class Point:
         return f"L{self.layers}-W{self.width or 'full'}"
 
 
-def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int) -> list[Point]:
+def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int, width_init: str = "svd") -> list[Point]:
     """'6x384,4x192' (layers x width; a bare '6' keeps the teacher's width), every problem at once."""
     points, problems = [], []
     for part in (p.strip() for p in text.split(",") if p.strip()):
@@ -51,9 +51,8 @@ def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int)
         layers, width = int(m.group(1)), int(m.group(2) or 0)
         if not 1 <= layers <= teacher_layers:
             problems.append(f"{part!r}: {layers} layers; the teacher has {teacher_layers}")
-        if width and (width > teacher_width or width % heads):
-            problems.append(f"{part!r}: width {width} must be a multiple of the teacher's {heads} attention heads "
-                            f"and at most its width {teacher_width}")
+        if width and width_problem(width, teacher_width, heads, width_init):
+            problems.append(f"{part!r}: width {width} must be {width_rule(teacher_width, heads, width_init)}")
         points.append(Point(layers, 0 if width == teacher_width else width))
     if problems or not points:
         raise PolyglotError("frontier points: " + ("; ".join(problems) or "none given"))
@@ -71,7 +70,8 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
 
     teacher_dir = resolve_teacher(config.teacher)
     tc = AutoConfig.from_pretrained(teacher_dir)
-    points = parse_points(points_text, tc.num_hidden_layers, tc.hidden_size, tc.num_attention_heads)
+    points = parse_points(points_text, tc.num_hidden_layers, tc.hidden_size, tc.num_attention_heads,
+                          config.distill.width_init)
     if steps < 1:
         raise PolyglotError(f"frontier steps: {steps} must be >= 1")
     build.run_build(config, workdir, ["trim"])
@@ -171,7 +171,3 @@ def plot(table: dict, path: Path) -> None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
-
-def read_frontier(root: Path) -> dict | None:
-    path = root / FRONTIER_DIR / FRONTIER_JSON
-    return json.loads(path.read_text()) if path.is_file() else None

@@ -238,8 +238,8 @@ def test_force_redoes_a_stage_killed_between_its_manifest_and_its_rename(tiny_wo
 @pytest.mark.parametrize("distill,message", [
     ({"hidden_size": 18}, "distill.hidden_size: 18 must be a multiple of the teacher's 4 attention heads and at most its width 32"),
     ({"hidden_size": 64}, "at most its width 32"),
-    ({"student_layers": 5}, "must come from the teacher's 2 (0..1)"),
-    ({"layer_selection": "list", "layers": [0, 3]}, "must come from the teacher's 2 (0..1)"),
+    ({"student_layers": 5}, "distill: a student of 5 layers cannot be cut from a teacher of 2: expected 1..2"),
+    ({"layer_selection": "list", "layers": [0, 3]}, "distill: student layer list [0, 3] must name teacher layers 0..1; bad: [3]"),
 ])
 def test_a_student_the_teacher_cannot_be_cut_into_is_named_before_any_work(tiny_world, distill, message):
     import dataclasses

@@ -79,21 +79,42 @@ class Student:
 WIDTH_INITS = ("svd", "select")
 
 
+def _width_unit(teacher_width: int, heads: int, width_init: str) -> tuple[int, str]:
+    """An 'svd' student keeps the teacher's number of heads (smaller ones); a 'select' student keeps
+    whole heads (fewer of them)."""
+    if width_init == "select":
+        return teacher_width // heads, f"head size {teacher_width // heads}"
+    return heads, f"{heads} attention heads"
+
+
+def width_rule(teacher_width: int, heads: int, width_init: str = "svd") -> str:
+    """What a student's width must be, in words."""
+    return f"a multiple of the teacher's {_width_unit(teacher_width, heads, width_init)[1]} and at most its width {teacher_width}"
+
+
+def width_problem(width: int, teacher_width: int, heads: int, width_init: str = "svd") -> str | None:
+    """Why a student of `width` cannot be cut from the teacher ('does not divide ...', 'is wider ...'), or None."""
+    step, unit = _width_unit(teacher_width, heads, width_init)
+    if width > teacher_width:
+        return f"is wider than the teacher's {teacher_width}"
+    if width < 1 or width % step:
+        return f"does not divide into the teacher's {unit}"
+    return None
+
+
 def make_student(teacher, layers: list[int], hidden_size: int | None = None, width_init: str = "svd") -> Student:
     """A student holding the teacher's embeddings and the chosen layers (a deep copy; the teacher is untouched).
     A narrower student is either rotated into the teacher's top singular directions ('svd'), or keeps a
     subset of the teacher's coordinates and whole attention heads ('select': every LayerNorm still
     normalises coordinates the teacher normalised)."""
-    if hidden_size and hidden_size != teacher.config.hidden_size and width_init == "select":
-        return _selected_student(teacher, layers, hidden_size)
     config = copy.deepcopy(teacher.config)
-    config.num_hidden_layers = len(layers)
     width = hidden_size or config.hidden_size
-    if width % config.num_attention_heads:
-        raise PolyglotError(f"student width {width} does not divide into the teacher's {config.num_attention_heads} "
-                            f"attention heads; choose a multiple of {config.num_attention_heads}")
-    if width > config.hidden_size:
-        raise PolyglotError(f"student width {width} is wider than the teacher's {config.hidden_size}")
+    if problem := width_problem(width, config.hidden_size, config.num_attention_heads, width_init):
+        raise PolyglotError(f"student width {width} {problem}; expected "
+                            f"{width_rule(config.hidden_size, config.num_attention_heads, width_init)}")
+    if width != config.hidden_size and width_init == "select":
+        return _selected_student(teacher, layers, width)
+    config.num_hidden_layers = len(layers)
     config.hidden_size = width
     student = type(teacher)(config, **_init_kwargs(teacher))
     student.load_state_dict(_projected_state(teacher, layers, width), strict=False)
@@ -149,9 +170,6 @@ def _selected_student(teacher, layers: list[int], width: int) -> Student:
     layer, the width // head_dim heads whose output projection is largest; head size stays the same."""
     config = copy.deepcopy(teacher.config)
     head_dim = config.hidden_size // config.num_attention_heads
-    if width % head_dim or width > config.hidden_size:
-        raise PolyglotError(f"student width {width} must be a multiple of the teacher's head size {head_dim} "
-                            f"(and at most {config.hidden_size}) to keep whole heads")
     state = {k: v.detach().clone() for k, v in teacher.state_dict().items()}
     gains = torch.stack([v.abs() for k, v in state.items() if k.endswith("LayerNorm.weight")]).mean(0)
     keep = torch.sort(torch.topk(gains, width).indices).values

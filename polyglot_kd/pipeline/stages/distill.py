@@ -26,7 +26,7 @@ from polyglot_kd.data import bible
 from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
 from polyglot_kd.methods.bistil import objective
 from polyglot_kd.methods.bistil.objective import LOSS_WEIGHTS, NO_SENTENCE_LOSS, sentence_level_weight
-from polyglot_kd.methods.bistil.student import make_student, select_layers
+from polyglot_kd.methods.bistil.student import make_student, select_layers, width_problem, width_rule
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.sources.teacher import local_config
@@ -61,13 +61,16 @@ def _shape_problems(config: LanguageConfig) -> list[str]:
         return []
     width, heads, layers = teacher.get("hidden_size"), teacher.get("num_attention_heads"), teacher.get("num_hidden_layers")
     problems = []
-    if d.hidden_size and width and heads and (d.hidden_size > width or d.hidden_size % heads):
-        problems.append(f"distill.hidden_size: {d.hidden_size} must be a multiple of the teacher's {heads} attention "
-                        f"heads and at most its width {width} (e.g. {', '.join(str(w) for w in range(width, 0, -width // 4 // heads * heads)[:4])})")
-    chosen = d.layers if d.layer_selection == "list" else range(d.student_layers)
-    if layers and (d.student_layers > layers or any(not 0 <= t < layers for t in chosen)):
-        problems.append(f"distill: the student's layers must come from the teacher's {layers} (0..{layers - 1}); "
-                        f"got student_layers {d.student_layers}, layers {d.layers}")
+    if d.hidden_size and width and heads and width_problem(d.hidden_size, width, heads, d.width_init):
+        quarters = (width, 3 * width // 4, width // 2, width // 4)
+        examples = ", ".join(str(w) for w in quarters if not width_problem(w, width, heads, d.width_init))
+        problems.append(f"distill.hidden_size: {d.hidden_size} must be {width_rule(width, heads, d.width_init)} "
+                        f"(e.g. {examples})")
+    if layers:
+        try:
+            select_layers(layers, d.student_layers, d.layer_selection, d.layers)
+        except PolyglotError as exc:
+            problems.append(f"distill: {exc}")
     return problems
 
 
