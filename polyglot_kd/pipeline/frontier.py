@@ -90,7 +90,7 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
                                  max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix)
             rows.append(_row(point, scores, teacher, speed))
             log.info("frontier %s: %s", point.name, rows[-1])
-    _mark_pareto(rows)
+    _mark_pareto(rows, next(iter(teacher["retrieval"])))
     table = {"language": config.code, "steps": steps, "teacher_params": teacher["params"],
              "teacher": {d: s["mean"] for d, s in teacher["retrieval"].items()}, "points": rows}
     write_json_atomic(out / FRONTIER_JSON, table)
@@ -117,21 +117,29 @@ def _row(point: Point, scores: dict, teacher: dict, speed) -> dict:
            "param_ratio": scores["params"] / teacher["params"], "speedup": speed.speedup,
            "sentences_per_second": speed.model_per_second}
     for name, s in scores["retrieval"].items():
+        reference = teacher["retrieval"][name]["mean"]
         row[name] = s["mean"]
-        row[f"{name} kept"] = s["mean"] / teacher["retrieval"][name]["mean"]
+        row[f"{name} kept"] = s["mean"] / reference if reference > 0 else None  # a teacher at 0 keeps nothing to share
     return row
 
 
-def _mark_pareto(rows: list[dict]) -> None:
-    """A point is on a frontier when no other point is at least as good on both axes and better on one:
-    retention (first held-out set) against parameters, and against speed."""
-    kept = next(k for k in rows[0] if k.endswith(" kept"))
+def _mark_pareto(rows: list[dict], primary: str) -> None:
+    """A point is on a frontier when no other point scores at least as well on `primary` (the first
+    held-out set; the same order as its retention) at no greater cost, and better on one of the two.
+    Costs: parameters, and slowness (minus the speed-up)."""
     for row in rows:
         others = [r for r in rows if r is not row]
-        row["pareto_params"] = not any(r[kept] >= row[kept] and r["params"] <= row["params"]
-                                       and (r[kept] > row[kept] or r["params"] < row["params"]) for r in others)
-        row["pareto_speed"] = not any(r[kept] >= row[kept] and r["speedup"] >= row["speedup"]
-                                      and (r[kept] > row[kept] or r["speedup"] > row["speedup"]) for r in others)
+        row["pareto_params"] = not _dominated(row, others, primary, lambda r: r["params"])
+        row["pareto_speed"] = not _dominated(row, others, primary, lambda r: -r["speedup"])
+
+
+def _dominated(row: dict, others: list[dict], score: str, cost) -> bool:
+    return any(r[score] >= row[score] and cost(r) <= cost(row) and (r[score] > row[score] or cost(r) < cost(row))
+               for r in others)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
 def render(table: dict) -> str:
@@ -144,7 +152,7 @@ def render(table: dict) -> str:
         marks = [m for m, key in (("size", "pareto_params"), ("speed", "pareto_speed")) if r[key]]
         lines.append("| " + " | ".join([r["point"], f"{r['params'] / 1e6:.2f}M", f"{r['param_ratio']:.3f}",
                                         f"{r['speedup']:.2f}x"]
-                                       + [f"{100 * r[d]:.1f} ({100 * r[f'{d} kept']:.1f}%)" for d in sets]
+                                       + [f"{100 * r[d]:.1f} ({_pct(r[f'{d} kept'])})" for d in sets]
                                        + [", ".join(marks) or ""]) + " |")
     return "\n".join(lines)
 
@@ -157,14 +165,17 @@ def plot(table: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = table["points"]
-    kept = next(k for k in rows[0] if k.endswith(" kept"))
+    primary = next(iter(table["teacher"]))
+    kept = f"{primary} kept"
+    y, ylabel = ((kept, f"{kept} (% of teacher)") if all(r[kept] is not None for r in rows)
+                 else (primary, f"{primary} retrieval (%)"))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, x, label, flag in ((axes[0], "param_ratio", "parameters (x teacher)", "pareto_params"),
                                (axes[1], "speedup", "encoding speed-up vs teacher (side by side)", "pareto_speed")):
         for r in rows:
-            ax.scatter(r[x], 100 * r[kept], s=50, facecolors="C0" if r[flag] else "none", edgecolors="C0")
-            ax.annotate(r["point"], (r[x], 100 * r[kept]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        ax.set(xlabel=label, ylabel=f"{kept} (% of teacher)")
+            ax.scatter(r[x], 100 * r[y], s=50, facecolors="C0" if r[flag] else "none", edgecolors="C0")
+            ax.annotate(r["point"], (r[x], 100 * r[y]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set(xlabel=label, ylabel=ylabel)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{table['language']}: students after {table['steps']} distillation steps (filled: Pareto)")
     fig.tight_layout()
