@@ -11,6 +11,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from polyglot_kd.methods.embed_init import factorised  # noqa: F401  registers the factorised-embedding model with AutoModel
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.weights import non_finite_count
 
 
 def load_encoder(path: str | Path, **kwargs):
@@ -31,15 +32,11 @@ def load_encoder(path: str | Path, **kwargs):
 def refuse_non_finite(model, path) -> None:
     """A weights file overwritten in place loads without complaint; its NaN/inf values would only show
     as NaN scores later. Name the first tensor that has them."""
-    import torch
-
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                bad = int((~torch.isfinite(tensor)).sum())
-                raise PolyglotError(f"the model in {path} has {bad:,} NaN/inf values in {name}: its weights file "
-                                    "is corrupt (rebuild it with --force; for an embedded teacher, "
-                                    "`polyglot-kd fetch --verify` converts it again)")
+    for name, tensor in model.state_dict().items():  # state_dict tensors are detached: no graph is built
+        if bad := non_finite_count(tensor):
+            raise PolyglotError(f"the model in {path} has {bad:,} NaN/inf values in {name}: its weights file "
+                                "is corrupt (rebuild it with --force; for an embedded teacher, "
+                                "`polyglot-kd fetch --verify` converts it again)")
 
 
 def load_tokenizer(path: str | Path):

@@ -16,10 +16,16 @@ def weight_files(model_dir: Path) -> list[Path]:
     return sorted(Path(model_dir).glob("*.safetensors"))
 
 
+def non_finite_count(tensor) -> int:
+    """How many NaN/inf values a floating-point tensor holds (0 for other dtypes)."""
+    import torch
+
+    return int((~torch.isfinite(tensor)).sum()) if tensor.is_floating_point() else 0
+
+
 def check_weights(model_dir: Path) -> None:
     """Raise a PolyglotError naming the file and tensor when weights are unreadable, hold NaN/inf, or
     the word embedding disagrees with config.json's vocab_size / hidden_size."""
-    import torch
     from safetensors import SafetensorError, safe_open
 
     model_dir = Path(model_dir)
@@ -32,8 +38,7 @@ def check_weights(model_dir: Path) -> None:
             with safe_open(str(path), framework="pt") as f:
                 for name in f.keys():
                     tensor = f.get_tensor(name)
-                    if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                        bad = int((~torch.isfinite(tensor)).sum())
+                    if bad := non_finite_count(tensor):
                         raise PolyglotError(f"{path}: tensor {name!r} holds {bad:,} NaN/inf values; the file is "
                                             "corrupt (rebuild it with --force)")
                     _check_shape(path, name, tuple(tensor.shape), config)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.core.files import inputs_hash, sha256, versions, write_json_atomic
-from polyglot_kd.core.weights import check_weights
+from polyglot_kd.core.weights import check_weights, weight_files
 from polyglot_kd.core.errors import ConfigError, PolyglotError, did_you_mean
 from polyglot_kd.pipeline.lock import build_lock
 from polyglot_kd.pipeline.stages import STAGES
@@ -209,8 +209,7 @@ def _read(path: Path) -> str | None:
 
 def _checked_files(partial: Path) -> dict[str, str]:
     """SHA-256 of every file the stage wrote, after checking the weights of its model folder."""
-    model = partial / MODEL_DIR
-    if model.is_dir() and any(model.glob("*.safetensors")):
-        check_weights(model)
+    if weight_files(partial / MODEL_DIR):
+        check_weights(partial / MODEL_DIR)
     return {p.relative_to(partial).as_posix(): sha256(p) for p in sorted(partial.rglob("*"))
             if p.is_file() and not p.name.startswith(".")}
