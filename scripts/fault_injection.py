@@ -36,7 +36,7 @@ STAGE_OF = {"trim": "trim", "distill": "distill", "save": "distill", "eval": "ev
 
 # ---------------------------------------------------------------------------------------- the child
 
-def run_child(workdir: str, events: str, tiny: str | None) -> int:
+def run_child(workdir: str, events: str, tiny: bool) -> int:
     """One build, with events written at the moments a kill aims for."""
     sys.path.insert(0, str(REPO))
     from accelerate import Accelerator
@@ -50,8 +50,11 @@ def run_child(workdir: str, events: str, tiny: str | None) -> int:
         log.write(text + "\n")
         log.flush()
 
-    if tiny:
-        _patch_tiny_corpora(Path(tiny))
+    if tiny:  # the test suite's stand-in corpora
+        from tests.tiny import corpus_stand_ins
+
+        for module, name, stand_in in corpus_stand_ins():
+            setattr(module, name, stand_in)
     for name in REGISTRY:
         module = REGISTRY.get(name)
         module.run = _announce(module.run, event, name)
@@ -74,22 +77,6 @@ def _announce(run, event, name):
     return wrapped
 
 
-def _patch_tiny_corpora(root: Path) -> None:
-    """The tiny stand-in corpora of the test suite, in this process."""
-    from polyglot_kd.data import bible, udhr, wordlists
-    from polyglot_kd.data.bible import ParallelSet
-
-    pairs = json.loads((root / "corpus.json").read_text())
-    en, pt = pairs["en"], pairs["pt"]
-    bible.verses = lambda code, split: (en if code == "4" else pt) * 10
-    bible.parallel = lambda s, t, split, max_items=None, seed=0: ParallelSet(f"bible-{split}", en, pt)
-    udhr.parallel = lambda s, t: ParallelSet("udhr", en[:2], pt[:2])
-    bible.translations = lambda: frozenset({"4", "a"})
-    udhr.declaration_codes = lambda: ["eng", "por_BR"]
-    words = pairs["words"]
-    wordlists.load = lambda name, lang, size: [(w, 1 / len(words)) for w in words]
-
-
 # ---------------------------------------------------------------------------------------- the world
 
 def make_world(root: Path, tiny: bool) -> dict:
@@ -100,12 +87,9 @@ def make_world(root: Path, tiny: bool) -> dict:
     distill = "[distill]\nsteps = 60\ncheckpoint_every = 10\neval_every = 20\ntime_budget_minutes = 0\n"
     if tiny:
         sys.path.insert(0, str(REPO))
-        from tests.tiny import CORPUS, save_tiny_model
+        from tests.tiny import save_tiny_model
 
         teacher = save_tiny_model(root / "teacher")
-        en = ["the cat sleeps on the sofa", "the dog runs in the garden", "a bird sings in the morning"]
-        pt = ["o gato dorme no sofá", "o cão corre no jardim", "um pássaro canta de manhã"]
-        (root / "corpus.json").write_text(json.dumps({"en": en, "pt": pt, "words": CORPUS[:6]}))
         (langs / "pt.toml").write_text(
             f'name = "Portuguese"\nteacher = "{teacher}"\n[corpus]\nbible = "a"\nudhr = "por_BR"\n'
             f'[trim]\ntop_n = 40\n[distill]\nstudent_layers = 1\nsteps = 200\nbatch_size = 2\nwarmup_steps = 1\n'
@@ -121,9 +105,9 @@ def make_world(root: Path, tiny: bool) -> dict:
     return env
 
 
-def child_command(workdir: Path, events: Path, tiny_root: Path | None) -> list[str]:
+def child_command(workdir: Path, events: Path, tiny: bool) -> list[str]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(workdir), str(events)]
-    return cmd + (["--tiny-root", str(tiny_root)] if tiny_root else [])
+    return cmd + (["--tiny-corpora"] if tiny else [])
 
 
 # ---------------------------------------------------------------------------------------- checks
@@ -166,16 +150,16 @@ def trim_hashes(root: Path) -> dict:
 
 # ---------------------------------------------------------------------------------------- the run
 
-def build_once(workdir: Path, env: dict, tiny_root: Path | None, log) -> int:
+def build_once(workdir: Path, env: dict, tiny: bool, log) -> int:
     events = workdir.parent / "events-final.txt"
-    return subprocess.run(child_command(workdir, events, tiny_root), env=env, stdout=log, stderr=log).returncode
+    return subprocess.run(child_command(workdir, events, tiny), env=env, stdout=log, stderr=log).returncode
 
 
-def kill_round(workdir: Path, env: dict, tiny_root: Path | None, target: str, rng: random.Random, log) -> str:
+def kill_round(workdir: Path, env: dict, tiny: bool, target: str, rng: random.Random, log) -> str:
     """Start a build, kill it at `target` (+ a random delay); 'killed', or 'finished' if it ended first."""
     events = workdir.parent / f"events-{time.monotonic_ns()}.txt"
     events.touch()
-    proc = subprocess.Popen(child_command(workdir, events, tiny_root), env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(child_command(workdir, events, tiny), env=env, stdout=log, stderr=log)
     while proc.poll() is None:
         if target in events.read_text().split():
             time.sleep(rng.uniform(0, TARGETS[target]))
@@ -187,9 +171,9 @@ def kill_round(workdir: Path, env: dict, tiny_root: Path | None, target: str, rn
     return "finished" if proc.returncode == 0 else f"failed ({proc.returncode})"
 
 
-def concurrent_round(workdir: Path, env: dict, tiny_root: Path | None, log) -> list[int]:
+def concurrent_round(workdir: Path, env: dict, tiny: bool, log) -> list[int]:
     events = workdir.parent / "events-concurrent.txt"
-    procs = [subprocess.Popen(child_command(workdir, events, tiny_root), env=env, stdout=log, stderr=log)
+    procs = [subprocess.Popen(child_command(workdir, events, tiny), env=env, stdout=log, stderr=log)
              for _ in range(2)]
     return [p.wait() for p in procs]
 
@@ -201,10 +185,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="keep the work folders here instead of a temporary folder")
     parser.add_argument("--child", nargs=2, metavar=("WORKDIR", "EVENTS"), help=argparse.SUPPRESS)
-    parser.add_argument("--tiny-root", help=argparse.SUPPRESS)
+    parser.add_argument("--tiny-corpora", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return run_child(args.child[0], args.child[1], args.tiny_root)
+        return run_child(args.child[0], args.child[1], args.tiny_corpora)
     if args.kills < 1:
         parser.error(f"--kills must be >= 1, got {args.kills}")
 
@@ -212,12 +196,11 @@ def main() -> int:
     root = args.keep or Path(tempfile.mkdtemp(prefix="polyglot-kd-faults-"))
     root.mkdir(parents=True, exist_ok=True)
     env = make_world(root / "world", args.tiny)
-    tiny_root = root / "world" if args.tiny else None
     log = open(root / "children.log", "a")
     print(f"work folders and the children's log in {root}", flush=True)
 
     reference = root / "reference"
-    if build_once(reference, env, tiny_root, log) != 0:
+    if build_once(reference, env, args.tiny, log) != 0:
         raise SystemExit(f"the uninterrupted reference build failed; see {root / 'children.log'}")
     print("reference build done", flush=True)
 
@@ -229,7 +212,7 @@ def main() -> int:
         target = targets[kills % len(targets)] if rng.random() < 0.7 else rng.choice(targets)
         # a finished stage is skipped by the next build: remove it, so the kill has something to hit
         shutil.rmtree(workdir / "pt" / STAGE_OF[target], ignore_errors=True)
-        outcome = kill_round(workdir, env, tiny_root, target, rng, log)
+        outcome = kill_round(workdir, env, args.tiny, target, rng, log)
         outcomes[f"{target}: {outcome}"] = outcomes.get(f"{target}: {outcome}", 0) + 1
         if outcome.startswith("failed"):
             raise SystemExit(f"a build failed by itself after a kill (at {target}); see {root / 'children.log'}")
@@ -239,12 +222,12 @@ def main() -> int:
 
     for stage in ("distill", "eval", "release"):  # give both builds work to contend for
         shutil.rmtree(workdir / "pt" / stage, ignore_errors=True)
-    codes = concurrent_round(workdir, env, tiny_root, log)
+    codes = concurrent_round(workdir, env, args.tiny, log)
     checks += check_build(workdir / "pt")
     print(f"two builds at once: exit codes {codes}", flush=True)
     if sorted(codes) not in ([0, 0], [0, 2]):
         raise SystemExit(f"concurrent builds ended with {codes}; expected both 0, or 0 and 2 (refused: locked)")
-    if build_once(workdir, env, tiny_root, log) != 0:
+    if build_once(workdir, env, args.tiny, log) != 0:
         raise SystemExit("the final rerun failed")
     checks += check_build(workdir / "pt")
 

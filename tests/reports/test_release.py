@@ -18,7 +18,7 @@ from polyglot_kd.core.errors import ConfigError, PolyglotError
 from polyglot_kd.reports.model_card import card_scores
 from polyglot_kd.core.loading import load_model_and_tokenizer
 from polyglot_kd.pipeline.stages.release import release_folder
-from tests.conftest import EN, PT
+from tests.tiny import EN, PT
 
 
 @pytest.fixture
