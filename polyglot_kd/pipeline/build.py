@@ -52,6 +52,10 @@ class Build:
     def stage_dir(self, stage: str) -> Path:
         return self.root / stage
 
+    def partial_dir(self, stage: str) -> Path:
+        """Where a stage works until it is renamed into place."""
+        return self.root / f".{stage}.partial"
+
     def manifest(self, stage: str) -> dict | None:
         path = self.stage_dir(stage) / MANIFEST
         return json.loads(path.read_text()) if path.is_file() else None
@@ -85,7 +89,7 @@ def run_build(config: LanguageConfig, workdir: Path, stages: list[str], force: s
     with build_lock(build.root):  # a refused build (another holds it) touches nothing
         try:
             for stage in STAGES:  # upstream stages too: a kill mid-swap must not hide a finished one
-                _finish_interrupted_swap(build.root / f".{stage}.partial", build.stage_dir(stage))
+                _finish_interrupted_swap(build.partial_dir(stage), build.stage_dir(stage))
             return {stage: run_stage(build, stage, force="all" in force or stage in force) for stage in order}
         except BaseException:
             if fresh:  # cleaned while the lock is still held
@@ -128,7 +132,7 @@ def run_stage(build: Build, stage: str, force: bool = False) -> dict:
     inputs = module.inputs(build)
     digest = inputs_hash(inputs)
     done = build.manifest(stage)
-    partial = build.root / f".{stage}.partial"
+    partial = build.partial_dir(stage)
     written = _read(partial / MANIFEST)
     if written and json.loads(written).get("inputs_hash") == digest and not force:  # killed between manifest and rename
         _swap_into_place(partial, build.stage_dir(stage))
