@@ -73,6 +73,14 @@ def cmd_build(args) -> None:
     overrides = {"teacher": args.teacher} if args.teacher else {}
     config = load_language(args.language, overrides)
     stages = args.stages or config.stages
+    if args.budget:
+        from polyglot_kd.pipeline.budget import budget_config, parse_budget
+
+        budget = parse_budget(args.budget)  # a typo fails here, before any frontier is read or computed
+        if "distill" not in stages:
+            raise PolyglotError(f"--budget picks the distilled student's shape, but the stages {stages} have no distill")
+        config, point, why = budget_config(config, args.workdir, budget)
+        print(f"budget {args.budget}: {why}")
     log.info("building %s (%s) with stages %s into %s", config.code, config.name, ",".join(stages), args.workdir)
     log.info("resolved config: %s", json.dumps(config.to_dict(), ensure_ascii=False))
     manifests = run_build(config, args.workdir, stages, force=set(args.force or []))
@@ -327,7 +335,9 @@ class ConfigArg:
         options = {"dest": self.dest, "help": field_help(self.section, self.field)}
         if hint in (int, float):
             options["type"] = hint
-        if "choices" not in self.options:  # argparse shows the choices instead
+        if hint is bool:  # a switch: given means True, absent leaves the language file's value
+            options |= {"action": "store_const", "const": True}
+        elif "choices" not in self.options:  # argparse shows the choices instead
             options["metavar"] = self.flag.lstrip("-").upper().replace("-", "_")
         parser.add_argument(self.flag, **options | self.options)
 
@@ -412,6 +422,11 @@ COMMANDS = (
             (LANGUAGE, STAGE_LIST, WORKDIR,
              arg("--force", action="append", metavar="STAGE",
                  help="redo STAGE even if finished ('all' for every stage); repeatable"),
+             arg("--budget", metavar="KEY=VALUE",
+                 help="pick the student from the language's frontier and train it fully: params=12M (or 0.1x of "
+                      "the teacher's), speedup=3 (x the teacher's sentences/s) or retention=97 (%% of the teacher's "
+                      "dev retrieval, then the fewest parameters); the frontier comes from the build, else eval/"
+                      "frontier-LANG.json, else it is computed (`polyglot-kd frontier`)"),
              config_arg("--teacher", "", "teacher"))),
     Command("distill", cmd_distill, "the distillation stage alone (needs a trimmed model: build LANG --stages trim)",
             "Distil a shallower student from the build's trimmed model (BiStil phase 1). Options override the "
@@ -422,6 +437,7 @@ COMMANDS = (
              config_arg("--selection", "distill", "layer_selection", choices=LAYER_SELECTIONS),
              config_arg("--layers", "distill", "layers", type=_int_list),
              config_arg("--hidden-size", "distill", "hidden_size"),
+             config_arg("--embedding-rank", "distill", "embedding_rank"),
              config_arg("--steps", "distill", "steps"),
              config_arg("--time-budget", "distill", "time_budget_minutes"),
              config_arg("--batch-size", "distill", "batch_size"),
@@ -471,6 +487,7 @@ COMMANDS = (
             "layout, a model card with the evaluation and SHA256SUMS.",
             (LANGUAGE, WORKDIR,
              config_arg("--model", "release", "model", metavar="STAGE"),
+             config_arg("--int8", "release", "int8"),
              arg("--out", type=Path, help="also copy the release folder here"),
              arg("--push", metavar="REPO", help="upload to this Hugging Face hub repository (owner/name; needs a token)"),
              FORCE)),

@@ -88,7 +88,10 @@ class ReleaseConfig:
     speed_sentences: int = 128
     """Held-out sentences encoded to time the model against the teacher, side by side; 0 skips timing."""
     speed_rounds: int = 2
-    """Timed rounds per model (alternating model and teacher); the median round counts."""
+    """Timed rounds (the models take turns batch by batch); each batch counts at its best round."""
+    int8: bool = False
+    """Also ship an int8 ONNX file (onnx/model_int8.onnx, ONNX Runtime dynamic quantisation), scored and
+    timed beside the float model in the card."""
 
     def check(self) -> list[str]:
         problems = []

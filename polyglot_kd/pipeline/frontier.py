@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 FRONTIER_DIR = "frontier"
 FRONTIER_JSON, FRONTIER_MD, FRONTIER_PNG = "frontier.json", "frontier.md", "frontier.png"
-DEFAULT_POINTS = "6x384,4x384,6x288,6x192,4x192"
-POINT = re.compile(r"(\d+)(?:x(\d+))?")
+DEFAULT_POINTS = "6x384,4x384,6x384r64,5x384r96,4x384r128,4x384r64,6x288r96"
+POINT = re.compile(r"(\d+)(?:x(\d+))?(?:r(\d+))?")
+SELECTION_SET = "bible-dev"
+"""The set a budget picks by: held-out from training, but not the test sets the table reports."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,26 +36,36 @@ class Point:
     layers: int
     width: int = 0
     """0: the teacher's width."""
+    rank: int = 0
+    """Rank of the factorised word embedding; 0: the full matrix."""
 
     @property
     def name(self) -> str:
-        return f"L{self.layers}-W{self.width or 'full'}"
+        return f"L{self.layers}-W{self.width or 'full'}" + (f"-r{self.rank}" if self.rank else "")
+
+    def distill_settings(self) -> dict:
+        """The `[distill]` fields that make this student."""
+        return {"student_layers": self.layers, "layer_selection": "bottom", "layers": [],
+                "hidden_size": self.width, "embedding_rank": self.rank}
 
 
 def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int, width_init: str = "svd") -> list[Point]:
-    """'6x384,4x192' (layers x width; a bare '6' keeps the teacher's width), every problem at once."""
+    """'6x384,4x192,4x384r128' (layers x width, then an optional embedding rank; a bare '6' keeps
+    the teacher's width), every problem at once."""
     points, problems = [], []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         m = POINT.fullmatch(part)
         if not m:
-            problems.append(f"{part!r} is not LAYERSxWIDTH, e.g. 6x384")
+            problems.append(f"{part!r} is not LAYERSxWIDTH or LAYERSxWIDTHrRANK, e.g. 6x384 or 4x384r128")
             continue
-        layers, width = int(m.group(1)), int(m.group(2) or 0)
+        layers, width, rank = int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0)
         if not 1 <= layers <= teacher_layers:
             problems.append(f"{part!r}: {layers} layers; the teacher has {teacher_layers}")
         if width and width_problem(width, teacher_width, heads, width_init):
             problems.append(f"{part!r}: width {width} must be {width_rule(teacher_width, heads, width_init)}")
-        points.append(Point(layers, 0 if width == teacher_width else width))
+        if rank and not 1 <= rank <= (width or teacher_width):
+            problems.append(f"{part!r}: embedding rank {rank} is above the width {width or teacher_width}")
+        points.append(Point(layers, 0 if width == teacher_width else width, rank))
     if problems or not points:
         raise PolyglotError("frontier points: " + ("; ".join(problems) or "none given"))
     return list(dict.fromkeys(points))
@@ -66,6 +78,7 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
 
     from polyglot_kd.pipeline.speed import side_by_side
     from polyglot_kd.pipeline.stages.evaluate import evaluate_model
+    from polyglot_kd.data import bible
     from polyglot_kd.tasks import get_task
 
     teacher_dir = resolve_teacher(config.teacher)
@@ -78,9 +91,11 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     root = build.language_root(workdir, config.code)
     out = root / FRONTIER_DIR
     retrieval = get_task("retrieval")
-    task_sets = [(retrieval, retrieval.datasets(config))]
+    held_out = retrieval.datasets(config)
+    dev = bible.parallel(config.corpus.source_bible, config.corpus.bible, "dev", config.eval.max_items)
+    task_sets = [(retrieval, held_out + [dataclasses.replace(dev, name=SELECTION_SET)])]
     teacher = evaluate_model(teacher_dir, config, task_sets)
-    texts = task_sets[0][1][0].target[:speed_sentences]
+    texts = held_out[0].target[:speed_sentences]
     rows = []
     with build_lock(root):  # the points share the build's trimmed model
         for point in points:
@@ -99,21 +114,25 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     return table
 
 
+def point_of(row: dict) -> Point:
+    return Point(row["layers"], row.get("width") or 0, row.get("rank") or 0)
+
+
 def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     link = folder / "trim"
     if not link.exists():
         link.symlink_to(Path("..") / ".." / "trim", target_is_directory=True)
-    d = dataclasses.replace(config.distill, student_layers=point.layers, layer_selection="bottom", layers=[],
-                            hidden_size=point.width, steps=steps, time_budget_minutes=0.0, eval_every=0,
-                            checkpoint_every=max(1, steps // 4))
+    d = dataclasses.replace(config.distill, **point.distill_settings(), steps=steps, time_budget_minutes=0.0,
+                            eval_every=0, checkpoint_every=max(1, steps // 4))
     point_build = build.Build(dataclasses.replace(config, distill=d), folder)
     build.run_stage(point_build, "distill")
     return point_build.model_dir("distill")
 
 
 def _row(point: Point, scores: dict, teacher: dict, speed) -> dict:
-    row = {"point": point.name, "layers": point.layers, "width": point.width or None, "params": scores["params"],
+    row = {"point": point.name, "layers": point.layers, "width": point.width or None, "rank": point.rank or None,
+           "params": scores["params"],
            "param_ratio": scores["params"] / teacher["params"], "speedup": speed.speedup,
            "sentences_per_second": speed.model_per_second}
     for name, s in scores["retrieval"].items():

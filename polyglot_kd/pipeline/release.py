@@ -135,19 +135,38 @@ def make_release(build: Build, stage: str, folder: Path) -> ReleaseCard:
     teacher_dir = resolve_teacher(cfg.teacher)
     speed = measure_speed(cfg, folder, teacher_dir) if cfg.release.speed_sentences else None
     card = build_card(build, stage, folder, len(load_tokenizer(teacher_dir)), speed, artifacts)
+    if cfg.release.int8:
+        card.int8 = int8_export(cfg, folder, teacher_dir)
     folder_ops.finish_release(folder, card)
     log.info("released %s/%s as %s", cfg.code, stage, folder)
     return card
 
 
-def measure_speed(cfg: LanguageConfig, folder: Path, teacher_dir: Path):
-    """Released model vs teacher on the first held-out verse pairs (both languages), side by side."""
-    from polyglot_kd.pipeline.speed import side_by_side
+def int8_export(cfg: LanguageConfig, folder: Path, teacher_dir: Path) -> dict:
+    """The int8 ONNX file in the release, with its retrieval and its speed beside the float model's."""
+    from polyglot_kd.pipeline import int8
+    from polyglot_kd.tasks import retrieval
+
+    r = cfg.release
+    return int8.export_and_measure(folder, folder, teacher_dir, retrieval.datasets(cfg), speed_texts(cfg),
+                                   batch_size=cfg.eval.batch_size, max_length=cfg.eval.max_length,
+                                   prefix=cfg.eval.prefix, rounds=r.speed_rounds)
+
+
+def speed_texts(cfg: LanguageConfig) -> list[str]:
+    """The first held-out verse pairs, both languages: what a release is timed on."""
     from polyglot_kd.tasks import retrieval
 
     data = retrieval.datasets(cfg)[0]
-    half = max(1, cfg.release.speed_sentences // 2)
-    texts = list(data.source[:half]) + list(data.target[:half])
+    half = max(1, cfg.release.speed_sentences // 2) if cfg.release.speed_sentences else 0
+    return list(data.source[:half]) + list(data.target[:half])
+
+
+def measure_speed(cfg: LanguageConfig, folder: Path, teacher_dir: Path):
+    """Released model vs teacher on the first held-out verse pairs (both languages), side by side."""
+    from polyglot_kd.pipeline.speed import side_by_side
+
+    texts = speed_texts(cfg)
     return side_by_side(folder, teacher_dir, texts, batch_size=cfg.eval.batch_size, max_length=cfg.eval.max_length,
                         rounds=cfg.release.speed_rounds, prefix=cfg.eval.prefix)
 
@@ -170,6 +189,8 @@ def build_card(build: Build, stage: str, folder: Path, teacher_vocab: int, speed
     license_ = cfg.release.license or (embedded.license.lower() if embedded else "other")
     names = STAGES.names()
     stages = [stage_info(s, m) for s in names[:names.index(stage) + 1] + ["eval"] if (m := build.manifest(s))]
+    shape = ((build.manifest("distill") or {}).get("inputs", {}).get("distill", {}).get("chosen_by", "")
+             if stage == "distill" else "")
     stage_names = [s.name for s in stages]
     return ReleaseCard(
         name=folder.name, language=cfg.code, language_name=cfg.name, source=cfg.source, license=license_,
@@ -181,7 +202,7 @@ def build_card(build: Build, stage: str, folder: Path, teacher_vocab: int, speed
         pooling_switch=folder_ops.accepts_pooling_switch(folder),
         versions=versions() | {k: package_version(k) for k in ("sentence-transformers", "huggingface_hub", "safetensors")},
         made_by=[s for s in stage_names if s != "eval"], tags=card_tags(stage_names),
-        citations=card_citations(base_model, stage_names),
+        citations=card_citations(base_model, stage_names), shape_reason=shape,
     )
 
 
@@ -224,7 +245,8 @@ def rescore(folder: Path, config: LanguageConfig) -> dict[str, float]:
 
     from polyglot_kd.tasks import retrieval
 
-    model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    # trust_remote_code: a factorised-embedding student ships its model class in the folder itself
+    model = SentenceTransformer(str(folder), device="cpu", local_files_only=True, trust_remote_code=True)
     out = {}
     for data in retrieval.datasets(config):
         emb = [model.encode(list(texts), batch_size=config.eval.batch_size, convert_to_numpy=True, normalize_embeddings=True)

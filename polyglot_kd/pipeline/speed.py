@@ -8,8 +8,10 @@ over the rounds (as `timeit` does), which drops the spikes of other processes on
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -25,27 +27,35 @@ log = logging.getLogger(__name__)
 def side_by_side(model_dir: Path, teacher_dir: Path, texts: list[str], *, batch_size: int = 64,
                  max_length: int = 128, rounds: int = 3, prefix: str = "") -> Speed:
     """Sentences per second of the model at `model_dir` and of the teacher on the same `texts`."""
-    if not texts:
-        raise ValueError("no sentences to time")
-    models = {"model": load_model_and_tokenizer(model_dir), "teacher": load_model_and_tokenizer(teacher_dir)}
-    ordered = sorted(texts, key=len)  # the batches encode() itself would form
-    batches = [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
     kwargs = dict(batch_size=batch_size, max_length=max_length, prefix=prefix)
-    for model, tokenizer in models.values():  # warm-up: first calls allocate buffers and pick kernels
-        encode(model, tokenizer, batches[0][:8], **kwargs)
-    best = {name: [float("inf")] * len(batches) for name in models}
-    turn = 0
-    for _ in tqdm(range(rounds), desc="timing model vs teacher", unit="round", leave=False):
-        for b, batch in enumerate(batches):
-            names = list(models) if turn % 2 == 0 else list(models)[::-1]
-            turn += 1
-            for name in names:
-                model, tokenizer = models[name]
-                start = time.perf_counter()
-                encode(model, tokenizer, batch, **kwargs)
-                best[name][b] = min(best[name][b], time.perf_counter() - start)
-    rate = {name: len(texts) / sum(seconds) for name, seconds in best.items()}
+    encoders = {name: functools.partial(encode, *load_model_and_tokenizer(path), **kwargs)
+                for name, path in (("model", model_dir), ("teacher", teacher_dir))}
+    rate = rates(encoders, texts, batch_size=batch_size, rounds=rounds)
     log.info("encoding %d sentences: model %.1f/s, teacher %.1f/s (%.2fx)", len(texts), rate["model"],
              rate["teacher"], rate["model"] / rate["teacher"])
     return Speed(sentences=len(texts), batch_size=batch_size, threads=torch.get_num_threads(), max_length=max_length,
                  model_per_second=rate["model"], teacher_per_second=rate["teacher"], rounds=rounds)
+
+
+def rates(encoders: dict[str, Callable[[list[str]], object]], texts: list[str], *, batch_size: int = 64,
+          rounds: int = 3) -> dict[str, float]:
+    """Sentences per second of each encoder (texts -> embeddings) on the same batches, taking turns:
+    the order of the encoders rotates from batch to batch."""
+    if not texts:
+        raise ValueError("no sentences to time")
+    ordered = sorted(texts, key=len)  # the batches encode() itself would form
+    batches = [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+    for run in encoders.values():  # warm-up: first calls allocate buffers and pick kernels
+        run(batches[0][:8])
+    names = list(encoders)
+    best = {name: [float("inf")] * len(batches) for name in names}
+    turn = 0
+    for _ in tqdm(range(rounds), desc=f"timing {', '.join(names)}", unit="round", leave=False):
+        for b, batch in enumerate(batches):
+            order = names[turn % len(names):] + names[:turn % len(names)]
+            turn += 1
+            for name in order:
+                start = time.perf_counter()
+                encoders[name](batch)
+                best[name][b] = min(best[name][b], time.perf_counter() - start)
+    return {name: len(texts) / sum(seconds) for name, seconds in best.items()}

@@ -94,12 +94,25 @@ def _read(path: Path) -> dict:
     return report
 
 
+def release_metrics(build_root: Path) -> dict:
+    path = build_root / RELEASE_DIR / MANIFEST
+    return json.loads(path.read_text(encoding="utf-8")).get("metrics", {}) if path.is_file() else {}
+
+
+def int8_entry(build_root: Path, models: dict) -> tuple[str, dict] | None:
+    """('<stage>-int8', a report-shaped entry) for a release with an int8 export: its retrieval scores,
+    the released model's parameter count and the int8 file's measured speed-up."""
+    metrics = release_metrics(build_root)
+    export = metrics.get("int8")
+    if not export or metrics.get("model") not in models:
+        return None
+    return f"{metrics['model']}-int8", {"params": models[metrics["model"]].get("params"), "speedup": export.get("speedup"),
+                                         "retrieval": export.get("scores", {})}
+
+
 def measured_speedups(build_root: Path) -> dict[str, float]:
     """Model stage -> speed-up over the teacher, as the release stage measured it (if it ran)."""
-    path = build_root / RELEASE_DIR / MANIFEST
-    if not path.is_file():
-        return {}
-    metrics = json.loads(path.read_text(encoding="utf-8")).get("metrics", {})
+    metrics = release_metrics(build_root)
     speed = metrics.get("speed") or {}
     return {metrics["model"]: speed["speedup"]} if "speedup" in speed and "model" in metrics else {}
 
@@ -110,7 +123,9 @@ def collect(workdir: Path) -> tuple[list[Row], list[str]]:
     for path in report_paths(workdir):
         report = _read(path)
         language = report.get("language") or path.parent.parent.name
-        models = report["models"]
+        models = dict(report["models"])
+        if exported := int8_entry(path.parent.parent, models):
+            models[exported[0]] = exported[1]
         teacher = models.get("teacher", {})
         teacher_scores = task_scores(teacher)
         speedups = measured_speedups(path.parent.parent)

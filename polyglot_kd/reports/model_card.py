@@ -106,6 +106,16 @@ class ReleaseCard:
     """Hub tags beside BASE_TAGS, e.g. one per method used."""
     citations: list[str] = field(default_factory=list)
     """BibTeX entries of the methods (and base model) used, in order."""
+    shape_reason: str = ""
+    """Why the student has its shape (the frontier point a budget picked), where a build recorded it."""
+    int8: dict | None = None
+    """The int8 export: file, bytes, route, scores {dataset: {mean, ...}}, sentences_per_second
+    {int8, model, teacher} measured in one run, speedup (over the teacher)."""
+
+    def int8_rows(self) -> list[tuple[str, float | None, float | None]]:
+        """(dataset, int8 score, this model's score) per retrieval dataset."""
+        mine = {s.dataset: s.mean for s in self.scores}
+        return [(d, s["mean"], mine.get(d)) for d, s in (self.int8 or {}).get("scores", {}).items()]
 
     def card_data(self) -> ModelCardData:
         """The YAML header, with the model-index holding the released model's scores in %."""

@@ -18,15 +18,22 @@ def test_points_parse_and_bad_ones_are_named_at_once():
     text = str(err.value)
     assert "13 layers; the teacher has 12" in text and "width 256 must be a multiple of the teacher's 12" in text
     assert "width 768" in text and "'six' is not LAYERSxWIDTH" in text
+    assert frontier.parse_points("4x384r128,6r64", 12, 384, 12) == [frontier.Point(4, 0, 128), frontier.Point(6, 0, 64)]
+    assert frontier.Point(4, 0, 128).name == "L4-Wfull-r128"
+    with pytest.raises(PolyglotError, match="'4x192r256': embedding rank 256 is above the width 192"):
+        frontier.parse_points("4x192r256", 12, 384, 12)
 
 
 def test_frontier_trains_each_point_once_and_marks_the_pareto_points(tiny_world, monkeypatch):
     config, workdir = tiny_world
-    table = frontier.run_frontier(config, workdir, "1,2,1x16", steps=2, speed_sentences=3)
+    table = frontier.run_frontier(config, workdir, "1,2,1x16,1r8", steps=2, speed_sentences=3)
     names = [r["point"] for r in table["points"]]
-    assert names == ["L1-Wfull", "L2-Wfull", "L1-W16"]
+    assert names == ["L1-Wfull", "L2-Wfull", "L1-W16", "L1-Wfull-r8"]
+    assert frontier.SELECTION_SET in table["teacher"]  # the budget's selection set is scored beside the test sets
+    full, factorised = table["points"][0], table["points"][3]
+    assert factorised["params"] < full["params"] and frontier.point_of(factorised) == frontier.Point(1, 0, 8)
     small = next(r for r in table["points"] if r["point"] == "L1-W16")
-    assert small["params"] < min(r["params"] for r in table["points"] if r["point"] != "L1-W16")
+    assert small["params"] < min(r["params"] for r in table["points"] if r["point"] in ("L1-Wfull", "L2-Wfull"))
     assert small["pareto_params"]  # the smallest point is on the size frontier whatever it keeps
     out = workdir / "pt" / frontier.FRONTIER_DIR
     assert json.loads((out / frontier.FRONTIER_JSON).read_text())["points"] == table["points"]

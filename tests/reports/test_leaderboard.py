@@ -67,6 +67,17 @@ def test_rows_columns_and_retention(reports):
     assert "pos/ud-test" not in pt_trim.scores
 
 
+def test_an_int8_export_is_a_row_of_its_own(reports):
+    manifest = reports / "pt" / "release" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["metrics"]["int8"] = {"speedup": 4.2, "scores": retrieval(0.915, 0.98)}
+    manifest.write_text(json.dumps(data))
+    rows, _ = leaderboard.collect(reports)
+    int8 = next(r for r in rows if r.model == "trim-int8")
+    assert int8.language == "pt" and int8.speedup == 4.2 and int8.params == 28_801_536
+    assert int8.retention["retrieval/bible-test"] == pytest.approx(0.915 / 0.925)
+
+
 def test_markdown_and_csv(reports, tmp_path):
     out = tmp_path / "eval"
     written = leaderboard.write_leaderboard(reports, out)

@@ -226,3 +226,42 @@ def test_weights_in_other_formats_are_released_as_safetensors(tmp_path):
     assert "model.safetensors" in names and "pytorch_model.bin" not in names
     loaded, tok = load_model_and_tokenizer(tmp_path / "out")
     np.testing.assert_allclose(encode(loaded, tok, EN), encode(model, tokenizer, EN), atol=1e-6)
+
+
+def test_int8_release_ships_an_onnx_file_scored_and_timed_beside_the_model(tiny_world):
+    from polyglot_kd.pipeline import int8
+
+    config, workdir = tiny_world
+    config.release.speed_sentences, config.release.speed_rounds, config.release.int8 = 6, 1, True
+    manifests = build.run_build(config, workdir, ["trim", "eval", "release"])
+    folder = release_folder(build.Build(config, workdir / "pt"))
+    onnx_file = folder / int8.ONNX_DIR / int8.ONNX_INT8
+    assert onnx_file.stat().st_size > 0 and f"{int8.ONNX_DIR}/{int8.ONNX_INT8}" in (folder / "SHA256SUMS").read_text()
+    assert release.verify_release(folder) == len(release.released_files(folder))
+    # the int8 graph gives the float model's embeddings, up to quantisation error
+    model, tokenizer = load_model_and_tokenizer(folder)
+    texts = EN[:4] + PT[:4]
+    exact = encode(model, tokenizer, texts)
+    quantised = int8.OnnxEncoder(onnx_file, tokenizer)(texts)
+    assert quantised.shape == exact.shape and np.allclose(np.linalg.norm(quantised, axis=1), 1, atol=1e-4)
+    assert (quantised * exact).sum(1).min() > 0.9  # cosine to the float embedding
+    card = (folder / "README.md").read_text()
+    assert "### Int8 export" in card and "x the teacher's speed" in card
+    metrics = manifests["release"]["metrics"]
+    assert metrics["int8"]["speedup"] > 0 and set(metrics["int8"]["scores"]) == set(metrics["scores"])
+
+
+def test_a_factorised_student_releases_and_loads_with_sentence_transformers(tiny_world, offline):
+    from sentence_transformers import SentenceTransformer
+
+    config, workdir = tiny_world
+    config.release.speed_sentences = 0
+    config.distill.steps, config.distill.student_layers, config.distill.embedding_rank = 2, 1, 8
+    config.distill.eval_every, config.distill.chosen_by = 0, "budget params=1x: a test point"
+    build.run_build(config, workdir, ["trim", "distill", "eval", "release"])
+    folder = release_folder(build.Build(config, workdir / "pt"))
+    st = SentenceTransformer(str(folder), device="cpu", local_files_only=True, trust_remote_code=True)
+    model, tokenizer = load_model_and_tokenizer(folder)
+    assert model.config.embedding_rank == 8
+    assert np.allclose(st.encode(EN[:3], normalize_embeddings=True), encode(model, tokenizer, EN[:3]), atol=1e-5)
+    assert "Student shape: budget params=1x: a test point." in (folder / "README.md").read_text()

@@ -26,6 +26,14 @@ class DistillConfig:
     """How a narrower student starts: 'svd' (rotated into the teacher's top singular directions of its
     embeddings) or 'select' (a subset of the teacher's coordinates and whole attention heads, so every
     LayerNorm keeps normalising what it normalised in the teacher)."""
+    embedding_rank: int = 0
+    """Factorise the student's word embedding at this rank (coordinates vocab x rank, primitives
+    rank x width, from the truncated SVD of the matrix it starts from); 0 keeps the full matrix. The
+    vocabulary is most of a small student's parameters, so this is the size axis beside layers and width."""
+    chosen_by: str = ""
+    """Where this student's shape comes from, for the manifest and the model card: set by
+    `polyglot-kd build --budget` (the frontier point and the rule that picked it), or written in a
+    language file beside the shape it records."""
     steps: int = 1800
     """Optimiser steps (each one batch of one language; the languages alternate)."""
     time_budget_minutes: float = 29.0
@@ -97,6 +105,8 @@ class DistillConfig:
                 problems.append(f"distill.{key}: {getattr(self, key)} must be >= 1")
         if self.width_init not in ("svd", "select"):
             problems.append(f"distill.width_init: {self.width_init!r} is not one of ['svd', 'select']")
+        if self.embedding_rank < 0:
+            problems.append(f"distill.embedding_rank: {self.embedding_rank} must be >= 0 (0 keeps the full embedding)")
         if self.hidden_size < 0:
             problems.append(f"distill.hidden_size: {self.hidden_size} must be >= 0 (0 keeps the teacher's width)")
         for key, loss in (("pooled_loss", "pooled"), ("attention_loss", "attention")):

@@ -102,11 +102,42 @@ def width_problem(width: int, teacher_width: int, heads: int, width_init: str = 
     return None
 
 
-def make_student(teacher, layers: list[int], hidden_size: int | None = None, width_init: str = "svd") -> Student:
+def make_student(teacher, layers: list[int], hidden_size: int | None = None, width_init: str = "svd",
+                 embedding_rank: int = 0) -> Student:
     """A student holding the teacher's embeddings and the chosen layers (a deep copy; the teacher is untouched).
     A narrower student is either rotated into the teacher's top singular directions ('svd'), or keeps a
     subset of the teacher's coordinates and whole attention heads ('select': every LayerNorm still
-    normalises coordinates the teacher normalised)."""
+    normalises coordinates the teacher normalised). `embedding_rank` > 0 then factorises its word
+    embedding (the truncated SVD of the matrix it got: the vocabulary then costs vocab x rank)."""
+    student = _cut(teacher, layers, hidden_size, width_init)
+    if embedding_rank:
+        student.model = _factorised(student.model, embedding_rank)
+    return student
+
+
+def embedding_rank_problem(rank: int, width: int | None, model_type: str | None) -> str | None:
+    """Why a student of this width and architecture cannot have a rank-`rank` word embedding, or None."""
+    if rank and model_type and model_type not in FACTORISABLE:
+        return f"factorised embeddings are implemented for {sorted(FACTORISABLE)} encoders, not {model_type!r}"
+    if rank and width and not 1 <= rank <= width:
+        return f"embedding rank {rank} is above the student's width {width}; expected 1..{width} (0 keeps the full matrix)"
+    return None
+
+
+FACTORISABLE = frozenset({"bert", "polyglot_factorised_bert"})
+
+
+def _factorised(model, rank: int):
+    from polyglot_kd.methods.embed_init.factorised import factorise
+
+    if problem := embedding_rank_problem(rank, model.config.hidden_size, model.config.model_type):
+        raise PolyglotError(problem)
+    if hasattr(model, "merged_copy"):  # already factorised (an embed-init start): refactorise the product
+        model = model.merged_copy()
+    return factorise(model, rank)
+
+
+def _cut(teacher, layers: list[int], hidden_size: int | None, width_init: str) -> Student:
     config = copy.deepcopy(teacher.config)
     width = hidden_size or config.hidden_size
     if problem := width_problem(width, config.hidden_size, config.num_attention_heads, width_init):

@@ -78,6 +78,25 @@ class FactorisedBertModel(BertModel):
         return plain.eval()
 
 
+def factorise(model: BertModel, rank: int) -> FactorisedBertModel:
+    """A copy of `model` whose word embedding is its best rank-`rank` approximation (truncated SVD:
+    coordinates U_r S_r, primitives V_r^T); every other weight is copied unchanged."""
+    weight = model.get_input_embeddings().weight.detach().float()
+    vocab, width = weight.shape
+    if not 1 <= rank <= min(vocab, width):
+        raise ValueError(f"embedding rank {rank} must be between 1 and the width {width} (vocabulary {vocab})")
+    u, s, vh = torch.linalg.svd(weight, full_matrices=False)
+    keep = {k: v for k, v in model.config.to_dict().items()
+            if k not in ("embedding_rank", "model_type", "auto_map", "architectures")}
+    config = FactorisedBertConfig(embedding_rank=rank, **keep)
+    out = FactorisedBertModel(config, add_pooling_layer=getattr(model, "pooler", None) is not None)
+    state = {k: v for k, v in model.state_dict().items() if "word_embeddings" not in k}
+    state["embeddings.word_embeddings.coordinates"] = (u[:, :rank] * s[:rank]).contiguous()
+    state["embeddings.word_embeddings.primitives"] = vh[:rank].contiguous()
+    out.load_state_dict(state)
+    return out.to(model.dtype).eval()
+
+
 def register() -> None:
     """Make AutoConfig / AutoModel know the factorised model (idempotent)."""
     try:

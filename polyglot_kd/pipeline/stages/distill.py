@@ -26,7 +26,8 @@ from polyglot_kd.data import bible
 from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
 from polyglot_kd.methods.bistil import objective
 from polyglot_kd.methods.bistil.objective import LOSS_WEIGHTS, NO_SENTENCE_LOSS, sentence_level_weight
-from polyglot_kd.methods.bistil.student import make_student, select_layers, width_problem, width_rule
+from polyglot_kd.methods.bistil.student import (embedding_rank_problem, make_student, select_layers, width_problem,
+                                                width_rule)
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.sources.teacher import local_config
@@ -66,6 +67,8 @@ def _shape_problems(config: LanguageConfig) -> list[str]:
         examples = ", ".join(str(w) for w in quarters if not width_problem(w, width, heads, d.width_init))
         problems.append(f"distill.hidden_size: {d.hidden_size} must be {width_rule(width, heads, d.width_init)} "
                         f"(e.g. {examples})")
+    if problem := embedding_rank_problem(d.embedding_rank, d.hidden_size or width, teacher.get("model_type")):
+        problems.append(f"distill.embedding_rank: {problem}")
     if layers:
         try:
             select_layers(layers, d.student_layers, d.layer_selection, d.layers)
@@ -107,7 +110,7 @@ def run(build: Build, out: Path) -> dict:
     else:
         start = teacher
     layers = select_layers(teacher.config.num_hidden_layers, d.student_layers, d.layer_selection, d.layers)
-    student = make_student(start, layers, d.hidden_size or None, d.width_init)
+    student = make_student(start, layers, d.hidden_size or None, d.width_init, d.embedding_rank)
     objective.no_dropout(student.model)
     trainable = objective.DistillStudent(student.model, student.hidden_projection)
 

@@ -46,6 +46,7 @@ def run(build: Build, out: Path) -> dict:
         "scores": {s.dataset: s.mean for s in card.scores},
         "speed": speed,
         "artifacts": card.artifacts,
+        "int8": card.int8,
         "files": len(released_files(folder)),
     }
 

@@ -103,3 +103,31 @@ def test_a_selected_narrow_student_keeps_coordinates_and_whole_heads():
     assert torch.isfinite(out).all() and out.shape == reference.shape
     with pytest.raises(PolyglotError, match="multiple of the teacher's head size 8"):
         make_student(teacher, [0], hidden_size=12, width_init="select")
+
+
+def test_full_rank_factorised_student_reproduces_the_cut(teacher, tmp_path):
+    """Rank = width is an exact factorisation: the same outputs as the unfactorised cut, and it saves
+    and loads back through AutoModel with far fewer embedding numbers at a lower rank."""
+    from polyglot_kd.core.loading import load_encoder, parameter_count
+
+    ids = torch.tensor([[0, 5, 9, 17, 2, 1]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0]])
+    plain = make_student(teacher, [0, 1])
+    exact = make_student(teacher, [0, 1], embedding_rank=32)
+    a = plain.model(input_ids=ids, attention_mask=mask).last_hidden_state
+    b = exact.model(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert torch.allclose(a, b, atol=1e-4)
+    low = make_student(teacher, [0, 1], embedding_rank=8)
+    assert parameter_count(plain.model) - parameter_count(low.model) == 120 * 32 - (120 * 8 + 8 * 32)
+    low.model.save_pretrained(tmp_path, safe_serialization=True)
+    loaded = load_encoder(tmp_path)
+    assert loaded.config.embedding_rank == 8
+    assert torch.allclose(loaded(input_ids=ids, attention_mask=mask).last_hidden_state,
+                          low.model(input_ids=ids, attention_mask=mask).last_hidden_state, atol=1e-5)
+
+
+def test_factorised_narrow_student_and_a_rank_above_the_width(teacher):
+    student = make_student(teacher, [0, 1], hidden_size=16, embedding_rank=4)
+    assert student.model.get_input_embeddings().weight.shape == (120, 16)
+    with pytest.raises(PolyglotError, match="embedding rank 20 is above the student's width 16"):
+        make_student(teacher, [0, 1], hidden_size=16, embedding_rank=20)

@@ -1,0 +1,74 @@
+"""Building to a budget: parsing it, picking the frontier point, and a budget nothing meets."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.pipeline import budget, build, frontier
+
+DEV = frontier.SELECTION_SET
+
+
+def _row(point, params, speedup, kept):
+    return {"point": point, "layers": int(point[1]), "width": None, "rank": None, "params": params,
+            "param_ratio": params / 100e6, "speedup": speedup, f"{DEV} kept": kept}
+
+
+TABLE = {"language": "pt", "steps": 200, "teacher_params": 100e6, "points": [
+    _row("L6", 19e6, 2.0, 0.95), _row("L4", 15e6, 3.0, 0.80), _row("L4r", 10e6, 3.1, 0.78), _row("L3r", 8e6, 3.9, 0.60)]}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("params=12M", budget.Budget("params", 12e6, False, "params=12M")),
+    ("params=0.1x", budget.Budget("params", 0.1, True, "params=0.1x")),
+    ("speedup=3", budget.Budget("speedup", 3.0, False, "speedup=3")),
+    ("retention=97", budget.Budget("retention", 97.0, False, "retention=97")),
+])
+def test_budgets_parse(text, expected):
+    assert budget.parse_budget(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("param=12M", "KEY one of ['params', 'speedup', 'retention'] (did you mean 'params'?)"),
+    ("params", "expected KEY=VALUE"),
+    ("speedup=3x", "'3x' is not a positive number for speedup"),
+    ("params=-1", "'-1' is not a positive number for params"),
+    ("retention=120", "at most 100"),
+])
+def test_bad_budgets_are_named(text, message):
+    with pytest.raises(PolyglotError, match=re.escape(message)):
+        budget.parse_budget(text)
+
+
+def test_the_best_retention_within_the_budget_wins():
+    row, why = budget.choose(TABLE, budget.parse_budget("params=12M"), DEV)
+    assert row["point"] == "L4r" and "2 of 4 frontier points with at most 12.00M parameters" in why
+    assert budget.choose(TABLE, budget.parse_budget("params=0.16x"), DEV)[0]["point"] == "L4"
+    assert budget.choose(TABLE, budget.parse_budget("speedup=3.5"), DEV)[0]["point"] == "L3r"
+    row, why = budget.choose(TABLE, budget.parse_budget("retention=78"), DEV)
+    assert row["point"] == "L4r" and "the fewest parameters" in why
+
+
+def test_a_budget_no_point_meets_names_the_closest():
+    with pytest.raises(PolyglotError, match=r"the closest is L3r \(8.00M.*: 8.00M parameters, above the 5.00M asked"):
+        budget.choose(TABLE, budget.parse_budget("params=5M"), DEV)
+    with pytest.raises(PolyglotError, match=r"the closest is L6 .*95.0% of the teacher's bible-dev retrieval, below the 97% asked"):
+        budget.choose(TABLE, budget.parse_budget("retention=97"), DEV)
+
+
+def test_budget_build_trains_the_chosen_point_and_records_why(tiny_world):
+    config, workdir = tiny_world
+    frontier.run_frontier(config, workdir, "1,1r8", steps=2, speed_sentences=3)
+    chosen, point, why = budget.budget_config(config, workdir, budget.parse_budget("params=1x"))
+    assert point.layers == 1 and chosen.distill.student_layers == 1 and chosen.distill.chosen_by.startswith("budget params=1x")
+    manifest = build.run_build(chosen, workdir, ["trim", "distill"])["distill"]
+    assert manifest["inputs"]["distill"]["embedding_rank"] == point.rank
+    assert why in manifest["inputs"]["distill"]["chosen_by"]
+    other = dict(json.loads((workdir / "pt" / frontier.FRONTIER_DIR / frontier.FRONTIER_JSON).read_text()), language="sw")
+    (workdir / "pt" / frontier.FRONTIER_DIR / frontier.FRONTIER_JSON).write_text(json.dumps(other))
+    with pytest.raises(PolyglotError, match="is for 'sw', not 'pt'"):
+        budget.budget_config(config, workdir, budget.parse_budget("params=1x"))
