@@ -3,7 +3,9 @@ number of steps, measured side by side (retention of the teacher's retrieval, pa
 speed against the teacher) with the Pareto points marked.
 
 Each point is a distill stage of its own under `builds/<lang>/frontier/<point>/` (the trimmed model
-is shared through a link), so an interrupted frontier resumes and a finished point is not redone.
+is shared through a link), so an interrupted frontier resumes and a finished point is neither
+retrained nor re-measured (its row is kept in `point.json`, tied to the model it measured). Speeds
+are ratios to the teacher measured in the same run as the point.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 FRONTIER_DIR = "frontier"
 FRONTIER_JSON, FRONTIER_MD, FRONTIER_PNG = "frontier.json", "frontier.md", "frontier.png"
+POINT_JSON = "point.json"
+"""A point's measured row beside its distill stage, so a rerun re-measures only new or retrained points."""
 DEFAULT_POINTS = "6x384,4x384,6x384r64,5x384r96,4x384r128,4x384r64,6x288r96"
 POINT = re.compile(r"(\d+)(?:x(\d+))?(?:r(\d+))?")
 SELECTION_SET = "bible-dev"
@@ -100,11 +104,16 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     with build_lock(root):  # the points share the build's trimmed model
         for point in points:
             model_dir = _train_point(config, out / point.name, point, steps)
-            scores = evaluate_model(model_dir, config, task_sets)
-            speed = side_by_side(model_dir, teacher_dir, texts, batch_size=config.eval.batch_size,
-                                 max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix)
-            rows.append(_row(point, scores, teacher, speed))
-            log.info("frontier %s: %s", point.name, rows[-1])
+            identity = build.model_identity(build.Build(config, out / point.name).manifest("distill"))
+            row = _measured(out / point.name, identity, list(teacher["retrieval"]))
+            if row is None:
+                scores = evaluate_model(model_dir, config, task_sets)
+                speed = side_by_side(model_dir, teacher_dir, texts, batch_size=config.eval.batch_size,
+                                     max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix)
+                row = _row(point, scores, teacher, speed)
+                write_json_atomic(out / point.name / POINT_JSON, {"model": identity, "row": row})
+            rows.append(row)
+            log.info("frontier %s: %s", point.name, row)
     _mark_pareto(rows, next(iter(teacher["retrieval"])))
     table = {"language": config.code, "steps": steps, "teacher_params": teacher["params"],
              "teacher": {d: s["mean"] for d, s in teacher["retrieval"].items()}, "points": rows}
@@ -112,6 +121,18 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     (out / FRONTIER_MD).write_text(render(table) + "\n", encoding="utf-8")
     plot(table, out / FRONTIER_PNG)
     return table
+
+
+def _measured(folder: Path, identity: str, sets: list[str]) -> dict | None:
+    """The row measured before for this very model (same distill inputs and files) on the same sets, or None."""
+    import json
+
+    try:
+        saved = json.loads((folder / POINT_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    row = saved.get("row") or {}
+    return row if saved.get("model") == identity and all(d in row for d in sets) else None
 
 
 def point_of(row: dict) -> Point:

@@ -39,8 +39,15 @@ def test_frontier_trains_each_point_once_and_marks_the_pareto_points(tiny_world,
     assert json.loads((out / frontier.FRONTIER_JSON).read_text())["points"] == table["points"]
     assert "| L1-W16 |" in (out / frontier.FRONTIER_MD).read_text() and (out / frontier.FRONTIER_PNG).stat().st_size > 1000
     finished = (out / "L1-W16" / "distill" / "manifest.json").stat().st_mtime_ns
-    frontier.run_frontier(config, workdir, "1x16", steps=2, speed_sentences=3)
-    assert (out / "L1-W16" / "distill" / "manifest.json").stat().st_mtime_ns == finished  # not redone
+    measured = (out / "L1-W16" / frontier.POINT_JSON).stat().st_mtime_ns
+    monkeypatch.setattr("polyglot_kd.pipeline.speed.side_by_side", lambda *a, **k: pytest.fail("re-measured"))
+    again = frontier.run_frontier(config, workdir, "1x16", steps=2, speed_sentences=3)
+    assert (out / "L1-W16" / "distill" / "manifest.json").stat().st_mtime_ns == finished  # not retrained
+    assert (out / "L1-W16" / frontier.POINT_JSON).stat().st_mtime_ns == measured  # nor re-measured
+    def measured_only(row):
+        return {k: v for k, v in row.items() if not k.startswith("pareto")}
+
+    assert [measured_only(r) for r in again["points"]] == [measured_only(small)]
 
 
 def test_pareto_marks_and_a_teacher_that_scores_zero():

@@ -59,9 +59,13 @@ class DistillConfig:
     hidden_weight: float = 1.0
     """Weight of the hidden-state MSE between student layer i and the teacher layer it was cut from;
     beside the pooled loss it gives a better student (loss ablation: docs/distillation.md). A student
-    with its own tokenizer (embed-init) skips it."""
+    with its own tokenizer (embed-init) compares word states instead (see `aligned_losses`)."""
     attention_weight: float = 1.0
     """Weight of the attention-distribution loss on the same layer pairs (skipped like hidden_weight)."""
+    aligned_losses: bool = True
+    """For a student with its own tokenizer (embed-init): the hidden-state and attention losses compare
+    words (each word the mean of its tokens' states on both sides, aligned by character offsets); false:
+    that student gets the sentence-level losses only."""
     attention_loss: str = "mse"
     """'mse' or 'kl'."""
     checkpoint_every: int = 200

@@ -5,7 +5,8 @@ length-bucketed batcher, so both languages get equal amounts. A step encodes the
 and student and sums the weighted losses of `DistillConfig`: pooled sentence embeddings (target
 batches also pulled towards the teacher's embedding of their English translation), in-batch
 contrastive, hidden states and attention maps of the mapped layers. A student with its own tokenizer
-(embed-init) gets the sentence-level losses only. The dev curve is retrieval on a dev ParallelSet.
+(embed-init) compares hidden states and attention word by word (`alignment.py`), or gets the
+sentence-level losses only. The dev curve is retrieval on a dev ParallelSet.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.pooling import encode
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.engine.batching import LengthBatches
+from polyglot_kd.methods.bistil.alignment import WordAlignment, aligned_attention_loss, aligned_hidden_loss
 from polyglot_kd.methods.bistil.config import DistillConfig
 from polyglot_kd.methods.bistil.losses import (AttentionLoss, ContrastiveLoss, HiddenLoss, PooledLoss,
                                               pooled)
@@ -40,13 +42,14 @@ def sentence_level_weight(d: DistillConfig) -> float:
 
 
 def sentence_level_only(d: DistillConfig) -> DistillConfig:
-    """`d` with the token-level losses off, for a student with its own tokenizer (embed-init): its
-    positions do not pair with the teacher's. Says so when it turns one off."""
+    """`d` with the token-level losses off, for a student with its own tokenizer (embed-init) when
+    `aligned_losses` is off: its positions do not pair with the teacher's. Says so when it turns one off."""
     dropped = [key for key in TOKEN_LEVEL_LOSSES if getattr(d, key)]
     if not dropped:
         return d
-    log.warning("the student has its own tokenizer (embed-init), so the token-level losses %s do not apply: "
-                "distilling with the sentence-level ones (pooled, contrastive)", ", ".join(dropped))
+    log.warning("the student has its own tokenizer (embed-init) and distill.aligned_losses is off, so the "
+                "token-level losses %s do not apply: distilling with the sentence-level ones (pooled, "
+                "contrastive)", ", ".join(dropped))
     if not sentence_level_weight(d):
         raise PolyglotError(NO_SENTENCE_LOSS)
     return dataclasses.replace(d, **{key: 0.0 for key in dropped})
@@ -104,6 +107,7 @@ def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module
     """step -> (loss, parts): `module()` returns the (prepared) DistillStudent; `layers` are the teacher
     layers the student was cut from. With a `teacher_tokenizer` (the student has its own), the teacher
     reads the texts through it."""
+    cross = teacher_tokenizer is not None and teacher_tokenizer is not tokenizer
     teacher_tokenizer = teacher_tokenizer or tokenizer
     need_attn = d.attention_weight > 0
     need_hidden = d.hidden_weight > 0 or need_attn
@@ -115,13 +119,17 @@ def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module
     weights = {"pooled": d.pooled_weight, "hidden": d.hidden_weight, "attention": d.attention_weight,
                "contrastive": d.contrastive_weight}
 
-    def tok(texts, which=tokenizer):
-        return which(texts, padding=True, truncation=True, max_length=d.max_length, return_tensors="pt").to(device)
+    def tok(texts, which=tokenizer, offsets=False):
+        return which(texts, padding=True, truncation=True, max_length=d.max_length, return_tensors="pt",
+                     return_offsets_mapping=offsets).to(device)
 
     def loss_fn(b: int):
         side, texts, translations = batches(b)
-        enc = tok(texts)
-        t_enc = enc if teacher_tokenizer is tokenizer else tok(texts, teacher_tokenizer)
+        aligned = cross and need_hidden
+        enc = tok(texts, offsets=aligned)
+        t_enc = enc if not cross else tok(texts, teacher_tokenizer, offsets=aligned)
+        if aligned:  # positions differ: compare word by word (methods/bistil/alignment.py)
+            alignment = WordAlignment.of(texts, enc.pop("offset_mapping").cpu(), t_enc.pop("offset_mapping").cpu()).to(device)
         with torch.no_grad():
             t_out = teacher(**t_enc, output_hidden_states=need_hidden, output_attentions=need_attn)
         s_out, s_hidden = module()(**enc, output_hidden_states=need_hidden, output_attentions=need_attn)
@@ -142,9 +150,12 @@ def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module
         if d.contrastive_weight and t_en_pooled is not None:
             parts["contrastive"] = contrastive_loss(s_pooled, t_en_pooled)
         if d.hidden_weight:
-            parts["hidden"] = hidden_loss(s_hidden, t_out.hidden_states, mask)
+            parts["hidden"] = (aligned_hidden_loss(s_hidden, t_out.hidden_states, pairs.hidden, alignment) if aligned
+                               else hidden_loss(s_hidden, t_out.hidden_states, mask))
         if need_attn:
-            parts["attention"] = attention_loss(s_out.attentions, t_out.attentions, mask)
+            parts["attention"] = (aligned_attention_loss(s_out.attentions, t_out.attentions, pairs.attention, alignment,
+                                                         d.attention_loss) if aligned
+                                  else attention_loss(s_out.attentions, t_out.attentions, mask))
         for name, value in parts.items():
             total = total + weights[name] * value
         return total, {k: float(v.detach()) for k, v in parts.items()}

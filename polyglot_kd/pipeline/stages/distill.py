@@ -49,7 +49,7 @@ def inputs(build: Build) -> dict:
 
 def preflight(config: LanguageConfig) -> list[str]:
     problems = corpus_problems(config)
-    if "embed-init" in config.stages and not sentence_level_weight(config.distill):
+    if "embed-init" in config.stages and not config.distill.aligned_losses and not sentence_level_weight(config.distill):
         problems.append(NO_SENTENCE_LOSS)
     return problems + _shape_problems(config)
 
@@ -93,7 +93,7 @@ def run(build: Build, out: Path) -> dict:
     base = build.model_dir(start_stage)
     teacher_dir = build.model_dir(TEACHER_STAGE) or base
     own_tokenizer = teacher_dir != base  # the student starts from embed-init: its own tokenizer and embeddings
-    if own_tokenizer:
+    if own_tokenizer and not d.aligned_losses:
         d = objective.sentence_level_only(d)
     attn = {"attn_implementation": "eager"} if d.attention_weight else {}  # attention maps need eager
     teacher = load_encoder(teacher_dir, **attn)

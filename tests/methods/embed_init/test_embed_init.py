@@ -208,6 +208,7 @@ def world(tiny_world, monkeypatch):
 
 def test_the_stage_runs_in_a_tiny_build_and_distill_starts_from_it(world, caplog):
     data, workdir = world
+    data["distill"]["aligned_losses"] = False
     config = parse_config(data)
     assert config.distill.hidden_weight and config.distill.attention_weight  # on by default
     with caplog.at_level(logging.WARNING):
@@ -223,13 +224,26 @@ def test_the_stage_runs_in_a_tiny_build_and_distill_starts_from_it(world, caplog
     student = load_encoder(workdir / "pt" / "distill" / "model")
     assert isinstance(student.get_input_embeddings(), FactorisedEmbedding)
     assert manifests["distill"]["metrics"]["start"] == "embed-init"
-    # the student reads through its own tokenizer: the token-level losses are dropped, and the log says so
+    # the student reads through its own tokenizer and word alignment is off: the token-level losses are
+    # dropped, and the log says so
     weights = manifests["distill"]["metrics"]["loss_weights"]
     assert weights["hidden_weight"] == weights["attention_weight"] == 0 and weights["pooled_weight"] == 1
     assert "token-level losses hidden_weight, attention_weight do not apply" in caplog.text
     assert len(load_tokenizer(workdir / "pt" / "distill" / "model")) == 40
     report = json.loads((workdir / "pt" / "eval" / "report.json").read_text())
     assert {"teacher", "trim", "embed-init", "distill"} <= set(report["models"])
+
+
+def test_a_student_with_its_own_tokenizer_keeps_word_aligned_token_losses(world):
+    data, workdir = world
+    config = parse_config(data)
+    assert config.distill.aligned_losses  # the default
+    manifests = build.run_build(config, workdir, ["trim", "embed-init", "distill"])
+    weights = manifests["distill"]["metrics"]["loss_weights"]
+    assert weights["hidden_weight"] == weights["attention_weight"] == 1
+    losses = [json.loads(line) for line in (workdir / "pt" / "distill" / "metrics.jsonl").read_text().splitlines()]
+    trained = [r for r in losses if "hidden" in r]
+    assert trained and all(r["hidden"] > 0 and r["attention"] >= 0 for r in trained)
 
 
 def test_full_rank_gives_a_plain_model(world):
