@@ -488,6 +488,7 @@ COMMANDS = (
             (LANGUAGE, WORKDIR,
              config_arg("--model", "release", "model", metavar="STAGE"),
              config_arg("--int8", "release", "int8"),
+             config_arg("--static", "release", "static"),
              arg("--out", type=Path, help="also copy the release folder here"),
              arg("--push", metavar="REPO", help="upload to this Hugging Face hub repository (owner/name; needs a token)"),
              FORCE)),

@@ -92,6 +92,9 @@ class ReleaseConfig:
     int8: bool = False
     """Also ship an int8 ONNX file (onnx/model_int8.onnx, ONNX Runtime dynamic quantisation), scored and
     timed beside the float model in the card."""
+    static: bool = False
+    """Also ship a static-embedding model (static/, distilled from the released model with model2vec:
+    one vector per token, no attention), scored and timed beside it in the card."""
 
     def check(self) -> list[str]:
         problems = []

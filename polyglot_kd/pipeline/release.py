@@ -136,19 +136,23 @@ def make_release(build: Build, stage: str, folder: Path) -> ReleaseCard:
     speed = measure_speed(cfg, folder, teacher_dir) if cfg.release.speed_sentences else None
     card = build_card(build, stage, folder, len(load_tokenizer(teacher_dir)), speed, artifacts)
     if cfg.release.int8:
-        card.int8 = int8_export(cfg, folder, teacher_dir)
+        card.int8 = export(cfg, folder, teacher_dir, "int8")
+    if cfg.release.static:
+        card.static = export(cfg, folder, teacher_dir, "static")
     folder_ops.finish_release(folder, card)
     log.info("released %s/%s as %s", cfg.code, stage, folder)
     return card
 
 
-def int8_export(cfg: LanguageConfig, folder: Path, teacher_dir: Path) -> dict:
-    """The int8 ONNX file in the release, with its retrieval and its speed beside the float model's."""
-    from polyglot_kd.pipeline import int8
+def export(cfg: LanguageConfig, folder: Path, teacher_dir: Path, kind: str) -> dict:
+    """An int8 ONNX file or a static model in the release, with its retrieval and its speed beside
+    the released model's."""
+    from polyglot_kd.pipeline import int8, static
     from polyglot_kd.tasks import retrieval
 
     r = cfg.release
-    return int8.export_and_measure(folder, folder, teacher_dir, retrieval.datasets(cfg), speed_texts(cfg),
+    route = {"int8": int8, "static": static}[kind]
+    return route.export_and_measure(folder, folder, teacher_dir, retrieval.datasets(cfg), speed_texts(cfg),
                                    batch_size=cfg.eval.batch_size, max_length=cfg.eval.max_length,
                                    prefix=cfg.eval.prefix, rounds=r.speed_rounds)
 

@@ -99,15 +99,18 @@ def release_metrics(build_root: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")).get("metrics", {}) if path.is_file() else {}
 
 
-def int8_entry(build_root: Path, models: dict) -> tuple[str, dict] | None:
-    """('<stage>-int8', a report-shaped entry) for a release with an int8 export: its retrieval scores,
-    the released model's parameter count and the int8 file's measured speed-up."""
+EXPORTS = ("int8", "static")
+
+
+def export_entries(build_root: Path, models: dict) -> dict[str, dict]:
+    """'<stage>-int8' / '<stage>-static' -> a report-shaped entry, for a release with such exports: their
+    retrieval scores, the released model's parameter count and their measured speed-ups."""
     metrics = release_metrics(build_root)
-    export = metrics.get("int8")
-    if not export or metrics.get("model") not in models:
-        return None
-    return f"{metrics['model']}-int8", {"params": models[metrics["model"]].get("params"), "speedup": export.get("speedup"),
-                                         "retrieval": export.get("scores", {})}
+    if metrics.get("model") not in models:
+        return {}
+    return {f"{metrics['model']}-{kind}": {"params": models[metrics["model"]].get("params"),
+                                           "speedup": export.get("speedup"), "retrieval": export.get("scores", {})}
+            for kind in EXPORTS if (export := metrics.get(kind))}
 
 
 def measured_speedups(build_root: Path) -> dict[str, float]:
@@ -124,8 +127,7 @@ def collect(workdir: Path) -> tuple[list[Row], list[str]]:
         report = _read(path)
         language = report.get("language") or path.parent.parent.name
         models = dict(report["models"])
-        if exported := int8_entry(path.parent.parent, models):
-            models[exported[0]] = exported[1]
+        models |= export_entries(path.parent.parent, models)
         teacher = models.get("teacher", {})
         teacher_scores = task_scores(teacher)
         speedups = measured_speedups(path.parent.parent)

@@ -112,10 +112,13 @@ class ReleaseCard:
     """The int8 export: file, bytes, route, scores {dataset: {mean, ...}}, sentences_per_second
     {int8, model, teacher} measured in one run, speedup (over the teacher)."""
 
-    def int8_rows(self) -> list[tuple[str, float | None, float | None]]:
-        """(dataset, int8 score, this model's score) per retrieval dataset."""
+    static: dict | None = None
+    """The static model: the same keys as `int8`, with `folder` for `file`."""
+
+    def export_rows(self, export: dict | None) -> list[tuple[str, float | None, float | None]]:
+        """(dataset, the export's score, this model's score) per retrieval dataset."""
         mine = {s.dataset: s.mean for s in self.scores}
-        return [(d, s["mean"], mine.get(d)) for d, s in (self.int8 or {}).get("scores", {}).items()]
+        return [(d, s["mean"], mine.get(d)) for d, s in (export or {}).get("scores", {}).items()]
 
     def card_data(self) -> ModelCardData:
         """The YAML header, with the model-index holding the released model's scores in %."""

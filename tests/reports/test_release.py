@@ -265,3 +265,25 @@ def test_a_factorised_student_releases_and_loads_with_sentence_transformers(tiny
     assert model.config.embedding_rank == 8
     assert np.allclose(st.encode(EN[:3], normalize_embeddings=True), encode(model, tokenizer, EN[:3]), atol=1e-5)
     assert "Student shape: budget params=1x: a test point." in (folder / "README.md").read_text()
+
+
+def test_static_model_is_distilled_scored_and_timed_beside_the_model(tmp_path):
+    """On a tiny WordPiece encoder: model2vec probes a tokenizer with 'a', which the tiny unigram
+    tokenizer splits in two, so the tiny world's trimmed model cannot stand in here."""
+    from model2vec import StaticModel
+
+    from polyglot_kd.data.bible import ParallelSet
+    from polyglot_kd.pipeline import static
+    from tests.tiny import save_tiny_model
+
+    model_dir = save_tiny_model(tmp_path / "model", kind="wordpiece")
+    folder = tmp_path / "release"
+    folder.mkdir()
+    result = static.export_and_measure(model_dir, folder, model_dir, [ParallelSet("tiny", EN, PT)], EN + PT,
+                                       batch_size=4, max_length=16, prefix="", rounds=1)
+    loaded = StaticModel.from_pretrained(str(folder / static.STATIC_DIR))
+    vectors = loaded.encode(EN[:3])
+    assert vectors.shape == (3, 32) and np.isfinite(vectors).all() and np.abs(vectors).sum() > 0
+    assert set(result["scores"]) == {"tiny"} and 0 <= result["scores"]["tiny"]["mean"] <= 1
+    assert result["speedup"] > 0 and set(result["sentences_per_second"]) == {"static", "model", "teacher"}
+    assert result["bytes"] > 0 and not (folder / f"{static.STATIC_DIR}.partial").exists()

@@ -47,6 +47,7 @@ def run(build: Build, out: Path) -> dict:
         "speed": speed,
         "artifacts": card.artifacts,
         "int8": card.int8,
+        "static": card.static,
         "files": len(released_files(folder)),
     }
 
