@@ -82,15 +82,24 @@ def cmd_build(args) -> None:
 
 def cmd_distill(args) -> None:
     """The distill stage alone, options overriding the language file's [distill] table."""
+    from accelerate import PartialState
+
     from polyglot_kd.pipeline.build import run_build
 
+    processes = PartialState()  # several under `accelerate launch`: the main one logs and prints
+    if not processes.is_main_process:
+        logging.getLogger().setLevel(logging.WARNING)
     overrides = config_overrides(args, "distill") | dict(args.set or [])
     config = load_language(args.language, {"distill": overrides})
     log.info("distill config: %s", json.dumps(vars(config.distill)))
     if args.task:
+        if processes.num_processes > 1:
+            raise PolyglotError(f"phase 2 (--task) runs on one process, and this is one of {processes.num_processes}: "
+                                "run it without `accelerate launch`")
         return _distill_task(args, overrides)
     manifest = run_build(config, args.workdir, ["distill"], force={"distill"} if args.force else set())["distill"]
-    print(f"distill: {stage_path(args.workdir, config.code, 'distill')} ({manifest['seconds']:.1f} s)")
+    if processes.is_main_process:
+        print(f"distill: {stage_path(args.workdir, config.code, 'distill')} ({manifest['seconds']:.1f} s)")
 
 
 def _distill_task(args, overrides: dict) -> None:

@@ -6,6 +6,11 @@ and student and sums the weighted losses of `DistillConfig`: pooled sentence emb
 batches also pulled towards the teacher's embedding of their English translation), in-batch
 contrastive, hidden states and attention maps of the mapped layers. A student with its own tokenizer
 (embed-init) gets the sentence-level losses only. The dev curve is retrieval on a dev ParallelSet.
+
+Under several processes each takes its rows of every batch (`polyglot_kd.engine.sharding.Share`):
+the pooled losses are means over equal shares; the token-level ones are reweighted by the real
+tokens (or token pairs) of each share; the contrastive loss keeps the whole batch's negatives by
+gathering every process's embeddings. Their mean over the processes is the 1-process loss.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.pooling import encode
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.engine.batching import LengthBatches
+from polyglot_kd.engine.sharding import Share
 from polyglot_kd.methods.bistil.config import DistillConfig
 from polyglot_kd.methods.bistil.losses import (AttentionLoss, ContrastiveLoss, HiddenLoss, PooledLoss,
                                               pooled)
@@ -100,10 +106,11 @@ def no_dropout(model) -> None:
 
 
 def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module], layers: list[int], tokenizer,
-                 batches: BilingualBatches, device, teacher_tokenizer=None):
+                 batches: BilingualBatches, device, teacher_tokenizer=None, share: Share | None = None):
     """step -> (loss, parts): `module()` returns the (prepared) DistillStudent; `layers` are the teacher
     layers the student was cut from. With a `teacher_tokenizer` (the student has its own), the teacher
-    reads the texts through it."""
+    reads the texts through it. `share`: this process's rows of each batch (default all of them)."""
+    share = share or Share()
     teacher_tokenizer = teacher_tokenizer or tokenizer
     need_attn = d.attention_weight > 0
     need_hidden = d.hidden_weight > 0 or need_attn
@@ -120,6 +127,9 @@ def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module
 
     def loss_fn(b: int):
         side, texts, translations = batches(b)
+        if share.parallel:
+            rows = share.rows(len(texts))
+            texts, translations = texts[rows], translations[rows]
         enc = tok(texts)
         t_enc = enc if teacher_tokenizer is tokenizer else tok(texts, teacher_tokenizer)
         with torch.no_grad():
@@ -139,12 +149,13 @@ def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module
             if d.cross_lingual and t_en_pooled is not None:
                 value = (value + pooled_loss(s_pooled, t_en_pooled)) / 2
             parts["pooled"] = value
-        if d.contrastive_weight and t_en_pooled is not None:
-            parts["contrastive"] = contrastive_loss(s_pooled, t_en_pooled)
-        if d.hidden_weight:
-            parts["hidden"] = hidden_loss(s_hidden, t_out.hidden_states, mask)
-        if need_attn:
-            parts["attention"] = attention_loss(s_out.attentions, t_out.attentions, mask)
+        if d.contrastive_weight and t_en_pooled is not None:  # in-batch negatives: the whole global batch
+            parts["contrastive"] = share.whole_batch(contrastive_loss(share.gather(s_pooled), share.gather(t_en_pooled)))
+        if d.hidden_weight:  # a mean over real tokens
+            parts["hidden"] = share.by_count(hidden_loss(s_hidden, t_out.hidden_states, mask), mask.sum())
+        if need_attn:  # over real query rows (kl) or real (query, key) pairs (mse)
+            pairs_or_rows = mask.sum() if d.attention_loss == "kl" else (mask.sum(1) ** 2).sum()
+            parts["attention"] = share.by_count(attention_loss(s_out.attentions, t_out.attentions, mask), pairs_or_rows)
         for name, value in parts.items():
             total = total + weights[name] * value
         return total, {k: float(v.detach()) for k, v in parts.items()}
