@@ -82,11 +82,10 @@ def cmd_build(args) -> None:
 
 def cmd_distill(args) -> None:
     """The distill stage alone, options overriding the language file's [distill] table."""
-    from accelerate import PartialState
-
+    from polyglot_kd.engine.sharding import processes as run_processes
     from polyglot_kd.pipeline.build import run_build
 
-    processes = PartialState()  # several under `accelerate launch`: the main one logs and prints
+    processes = run_processes()  # several under `accelerate launch`: the main one logs and prints
     if not processes.is_main_process:
         logging.getLogger().setLevel(logging.WARNING)
     overrides = config_overrides(args, "distill") | dict(args.set or [])

@@ -22,6 +22,14 @@ import torch
 from polyglot_kd.core.errors import PolyglotError
 
 
+def processes():
+    """This run's processes (accelerate's PartialState): one, unless under `accelerate launch`. Made with
+    `cpu` where there is no GPU, as accelerate detects several CPU processes (gloo) only then."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
 def too_many_processes(num_processes: int, global_batch: int, what: str = "batch") -> str | None:
     """The problem with sharing a global batch of `global_batch` rows among `num_processes`, or None."""
     if num_processes > global_batch:

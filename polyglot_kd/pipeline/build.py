@@ -87,7 +87,9 @@ def run_build(config: LanguageConfig, workdir: Path, stages: list[str], force: s
     order = [s for s in STAGES if s in stages]
     for stage in stages:
         stage_module(stage)  # unknown names fail here, before anything runs
-    processes = _processes()
+    from polyglot_kd.engine.sharding import processes as run_processes
+
+    processes = run_processes()
     serial = [s for s in order if not getattr(stage_module(s), "DATA_PARALLEL", False)]
     if processes.num_processes > 1 and serial:
         raise PolyglotError(f"stage(s) {', '.join(serial)} run on one process, and this is one of "
@@ -141,15 +143,10 @@ def _remove_if_empty(root: Path) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _processes():
-    """The processes of this run (one unless under `accelerate launch`)."""
-    from accelerate import PartialState
-
-    return PartialState()
-
-
 def run_stage(build: Build, stage: str, force: bool = False) -> dict:
-    processes = _processes()
+    from polyglot_kd.engine.sharding import processes as run_processes
+
+    processes = run_processes()
     main = processes.is_main_process
     module = stage_module(stage)
     inputs = module.inputs(build)

@@ -23,18 +23,16 @@ import torch
 from accelerate.utils import broadcast_object_list
 from tqdm.auto import tqdm
 
-from polyglot_kd.engine.sharding import Share
+from polyglot_kd.engine.sharding import Share, processes
 from polyglot_kd.engine.trainer import cpu_has_bf16
 
 log = logging.getLogger(__name__)
 
 
 def device_for_training() -> torch.device:
-    from accelerate import PartialState
-
-    processes = PartialState()
-    if processes.num_processes > 1:  # under `accelerate launch`: this process's device (its own GPU)
-        return processes.device
+    state = processes()
+    if state.num_processes > 1:  # under `accelerate launch`: this process's device (its own GPU)
+        return state.device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -103,10 +101,10 @@ def process_rows(batch: dict, share: Share) -> tuple[dict, bool]:
 
 def _parallel(device: torch.device):
     """An Accelerator when this is one of several processes (`accelerate launch`), else None."""
-    from accelerate import Accelerator, PartialState
+    from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration
 
-    if PartialState().num_processes == 1:
+    if processes().num_processes == 1:
         return None
     return Accelerator(cpu=device.type == "cpu", dataloader_config=DataLoaderConfiguration(split_batches=True))
 

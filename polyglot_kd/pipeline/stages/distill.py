@@ -26,7 +26,7 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.files import inputs_hash
 from polyglot_kd.core.loading import load_encoder, load_tokenizer, parameter_count
 from polyglot_kd.data import bible
-from polyglot_kd.engine.sharding import Share, too_many_processes
+from polyglot_kd.engine.sharding import Share, processes, too_many_processes
 from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
 from polyglot_kd.methods.bistil import objective
 from polyglot_kd.methods.bistil.objective import LOSS_WEIGHTS, NO_SENTENCE_LOSS, sentence_level_weight
@@ -52,12 +52,10 @@ def inputs(build: Build) -> dict:
 
 
 def preflight(config: LanguageConfig) -> list[str]:
-    from accelerate import PartialState
-
     problems = corpus_problems(config)
     if "embed-init" in config.stages and not sentence_level_weight(config.distill):
         problems.append(NO_SENTENCE_LOSS)
-    shares = too_many_processes(PartialState().num_processes, config.distill.batch_size, "batch (distill.batch_size)")
+    shares = too_many_processes(processes().num_processes, config.distill.batch_size, "batch (distill.batch_size)")
     return problems + _shape_problems(config) + ([f"distill: {shares}"] if shares else [])
 
 
