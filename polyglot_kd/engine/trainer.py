@@ -1,13 +1,15 @@
 """The training engine shared by distillation and stacking, on `accelerate`.
 
 One code path for CPU, one GPU, many GPUs and many nodes (launch with `accelerate launch`); bf16
-autocast on GPU; gradient accumulation. Under N processes the loss function takes its process's share
-of each step's global batch (`polyglot_kd.engine.sharding`), DDP averages the gradients, and the
-processes agree on when to stop (interruption, time budget); the main process alone evaluates, logs,
-plots and writes, renames and prunes checkpoint folders, between barriers. Checkpoints every N steps and on interruption (Ctrl-C,
+autocast on GPU; gradient accumulation. Checkpoints every N steps and on interruption (Ctrl-C,
 SIGTERM), resume from the last one, a progress bar with the losses, `metrics.jsonl`, and a loss-curve
 plot. Batches are a pure function of the step number, so a resumed run sees exactly the batches an
 uninterrupted run would have seen. A NaN/inf loss stops training with the last good checkpoint kept.
+
+Under N processes (docs/distributed.md) the loss function takes its process's share of each step's
+global batch (`polyglot_kd.engine.sharding`), DDP averages the gradients, and the processes agree on
+when to stop (a signal to any of them, the time budget); the main process alone evaluates, logs, plots,
+and writes, renames and prunes checkpoint folders, between barriers.
 """
 
 from __future__ import annotations

@@ -78,3 +78,14 @@ def test_stages_that_run_on_one_process_are_refused_under_several(trimmed, monke
     config = load_language("pt", {"distill": {"batch_size": 3}})
     with pytest.raises(PolyglotError, match="a global batch \\(distill.batch_size\\) of 3 does not divide among 2"):
         build.run_build(config, trimmed / "one", ["distill"])
+
+
+def test_the_task_suite_is_refused_under_several_processes(monkeypatch):
+    from polyglot_kd import cli
+
+    class TwoProcesses:
+        num_processes, is_main_process = 2, True
+
+    monkeypatch.setattr("polyglot_kd.engine.sharding.processes", lambda: TwoProcesses())
+    with pytest.raises(PolyglotError, match="eval runs on one process, and this is one of 2"):
+        cli.cmd_eval(cli.build_parser().parse_args(["eval", "pt", "--tasks", "retrieval"]))

@@ -150,12 +150,14 @@ def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module
                 value = (value + pooled_loss(s_pooled, t_en_pooled)) / 2
             parts["pooled"] = value
         if d.contrastive_weight and t_en_pooled is not None:  # in-batch negatives: the whole global batch
-            parts["contrastive"] = share.whole_batch(contrastive_loss(share.gather(s_pooled), share.gather(t_en_pooled)))
+            everyone = contrastive_loss(share.gather(s_pooled), share.gather(t_en_pooled))
+            parts["contrastive"] = share.whole_batch(everyone)
         if d.hidden_weight:  # a mean over real tokens
             parts["hidden"] = share.by_count(hidden_loss(s_hidden, t_out.hidden_states, mask), mask.sum())
         if need_attn:  # over real query rows (kl) or real (query, key) pairs (mse)
             pairs_or_rows = mask.sum() if d.attention_loss == "kl" else (mask.sum(1) ** 2).sum()
-            parts["attention"] = share.by_count(attention_loss(s_out.attentions, t_out.attentions, mask), pairs_or_rows)
+            value = attention_loss(s_out.attentions, t_out.attentions, mask)
+            parts["attention"] = share.by_count(value, pairs_or_rows)
         for name, value in parts.items():
             total = total + weights[name] * value
         return total, {k: float(v.detach()) for k, v in parts.items()}

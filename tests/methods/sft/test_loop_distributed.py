@@ -21,7 +21,8 @@ TOLERANCE = 1e-5  # float32 sums in another order, then gloo's average, over 8 A
 @pytest.mark.distributed
 def test_the_task_loop_on_two_processes_equals_one(tmp_path, monkeypatch):
     assert LOOP_SENTENCES % LOOP_BATCH == 1  # the last batch of each epoch has one row
-    monkeypatch.setattr("polyglot_kd.methods.sft.loop._CPU_BF16", False)  # as in the fresh children (a task run may have set it)
+    # float32, as in the fresh children (a task run earlier in the session may have turned bf16 on)
+    monkeypatch.setattr("polyglot_kd.methods.sft.loop._CPU_BF16", False)
     launch("loop", str(tmp_path))
     saved = json.loads((tmp_path / "loop.json").read_text())
     assert saved["num_processes"] == 2
