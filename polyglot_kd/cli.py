@@ -90,15 +90,30 @@ def cmd_build(args) -> None:
 
 def cmd_distill(args) -> None:
     """The distill stage alone, options overriding the language file's [distill] table."""
+    from polyglot_kd.engine.sharding import processes as run_processes
     from polyglot_kd.pipeline.build import run_build
 
+    processes = run_processes()  # several under `accelerate launch`: the main one logs and prints
+    if not processes.is_main_process:
+        logging.getLogger().setLevel(logging.WARNING)
     overrides = config_overrides(args, "distill") | dict(args.set or [])
     config = load_language(args.language, {"distill": overrides})
     log.info("distill config: %s", json.dumps(vars(config.distill)))
     if args.task:
+        _one_process("phase 2 (--task)")
         return _distill_task(args, overrides)
     manifest = run_build(config, args.workdir, ["distill"], force={"distill"} if args.force else set())["distill"]
-    print(f"distill: {stage_path(args.workdir, config.code, 'distill')} ({manifest['seconds']:.1f} s)")
+    if processes.is_main_process:
+        print(f"distill: {stage_path(args.workdir, config.code, 'distill')} ({manifest['seconds']:.1f} s)")
+
+
+def _one_process(what: str) -> None:
+    """Refuse `what` under `accelerate launch`: every process would run it and write the same files."""
+    from polyglot_kd.engine.sharding import processes
+
+    count = processes().num_processes
+    if count > 1:
+        raise PolyglotError(f"{what} runs on one process, and this is one of {count}: run it without `accelerate launch`")
 
 
 def _distill_task(args, overrides: dict) -> None:
@@ -275,6 +290,7 @@ def cmd_eval(args) -> None:
     from polyglot_kd.pipeline.task_suite import check_request, resolve_target, run_eval
     from polyglot_kd.tasks import parse_tasks
 
+    _one_process("eval")
     tasks = parse_tasks(args.tasks)
     languages = _comma_list(args.languages) if args.languages else None
     sources = {k: str(v) for k, v in (args.data or [])}

@@ -9,6 +9,10 @@ teacher forward without gradients, student forward and backward, pooled-embeddin
 losses, AdamW, through `polyglot_kd.engine.trainer.Trainer` on `accelerate` (bf16 autocast on a GPU, on CPUs
 with native bf16 when --cpu-bf16). Batches are random token ids of one length, so no padding.
 
+Under `accelerate launch --num_processes N` the N processes share each step's global batch (each takes
+its rows, as the distill stage does); steps/s and tokens/s are the whole run's, and MFU is against N
+devices' peak.
+
 Model FLOPs per step are the usual formula (projections and attention per token and layer; the
 teacher's forward once, the student's forward and backward three times), checked against
 `torch.utils.flop_counter` over one real step, which the report prints beside it (with --attention
@@ -33,6 +37,7 @@ from transformers import XLMRobertaConfig, XLMRobertaModel
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's polyglot_kd, not an installed one
 
 from polyglot_kd.core.loading import parameter_count  # noqa: E402
+from polyglot_kd.engine.sharding import Share, processes  # noqa: E402
 from polyglot_kd.engine.trainer import Trainer, TrainSettings, make_accelerator  # noqa: E402
 from polyglot_kd.methods.bistil.losses import HiddenLoss, PooledLoss, pooled  # noqa: E402
 from polyglot_kd.methods.bistil.objective import DistillStudent  # noqa: E402
@@ -65,16 +70,21 @@ def build_models(size: str, vocab_size: int, student_layers: int, seq_len: int, 
     return teacher, student, layers
 
 
-def make_step_loss(teacher, module, layers: list[int], batches: list[torch.Tensor], timestamps: list[float]):
-    """The distill stage's step on token-id batches; records a synchronised time stamp at each call
-    (one call per optimiser step, so consecutive stamps bracket one full step)."""
+def make_step_loss(teacher, module, layers: list[int], batches: list[torch.Tensor], timestamps: list[float],
+                   share: Share | None = None):
+    """The distill stage's step on token-id batches (this process's rows of each); records a
+    synchronised time stamp at each call (one call per optimiser step, so consecutive stamps bracket
+    one full step)."""
     pooled_loss, hidden_loss = PooledLoss(), HiddenLoss(layer_map(layers).hidden)
+    share = share or Share()
 
     def loss_fn(b: int):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         timestamps.append(time.perf_counter())
         ids = batches[b % len(batches)]
+        if share.parallel:
+            ids = ids[share.rows(len(ids))]
         mask = torch.ones_like(ids)
         with torch.no_grad():
             t_out = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True)
@@ -110,6 +120,8 @@ def run(size: str = "xlmr-base", vocab_size: int = 250002, student_layers: int =
         peak_tflops: float | None = None, attention: str = "sdpa") -> dict:
     torch.manual_seed(0)
     accelerator = make_accelerator()
+    share = Share(accelerator)
+    share.rows(batch_size)  # refuses a batch the processes cannot share before the models are built
     teacher, student, layers = build_models(size, vocab_size, student_layers, seq_len, attention)
     teacher.to(accelerator.device)
     gen = torch.Generator().manual_seed(0)
@@ -119,21 +131,23 @@ def run(size: str = "xlmr-base", vocab_size: int = 250002, student_layers: int =
     settings = TrainSettings(steps=warmup + steps + 1, lr=1e-4, warmup_steps=1, checkpoint_every=10**9,
                              log_every=10**9, cpu_bf16=cpu_bf16)
     with tempfile.TemporaryDirectory() as tmp:
-        loss_fn = make_step_loss(teacher, lambda: trainer.module, layers, batches, timestamps)  # trainer: below
+        loss_fn = make_step_loss(teacher, lambda: trainer.module, layers, batches, timestamps, share)  # trainer: below
         trainer = Trainer(Path(tmp), DistillStudent(student.model), loss_fn, settings, config_hash="bench",
                           accelerator=accelerator)
         cpu_bf16 = trainer.cpu_bf16  # what the engine decided (only on a CPU with native bf16)
-        step_flops = count_step_flops(loss_fn, trainer.module, accelerator, cpu_bf16)
+        step_flops = count_step_flops(loss_fn, trainer.module, accelerator, cpu_bf16) * share.count  # this process's x N
         timestamps.clear()
         trainer.train()
     seconds = timestamps[warmup + steps] - timestamps[warmup]  # `steps` whole steps after the warm-up
     steps_per_s = steps / seconds
     tokens = batch_size * seq_len
     peak = peak_tflops or device_peak_tflops()
+    peak = peak and peak * share.count  # N devices
     model_flops = analytic_step_flops(teacher.config, len(layers), tokens, seq_len)
     achieved = model_flops * steps_per_s
     return {
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "processes": share.count, "threads_per_process": torch.get_num_threads(),
         "precision": "bf16 autocast" if torch.cuda.is_available() or cpu_bf16 else "float32",
         "size": size, "vocab_size": vocab_size, "teacher_layers": teacher.config.num_hidden_layers,
         "student_layers": len(layers), "teacher_params": parameter_count(teacher),
@@ -146,7 +160,8 @@ def run(size: str = "xlmr-base", vocab_size: int = 250002, student_layers: int =
 
 
 def report(r: dict) -> str:
-    lines = [f"distillation step on {r['device']}, {r['precision']}: {r['size']} teacher "
+    lines = [f"distillation step on {r['processes']} x {r['device']} ({r['threads_per_process']} thread(s) each), "
+             f"{r['precision']}: {r['size']} teacher "
              f"({r['teacher_layers']} layers, {r['teacher_params'] / 1e6:.1f}M params, vocab {r['vocab_size']:,}) -> "
              f"{r['student_layers']}-layer student ({r['student_params'] / 1e6:.1f}M)",
              f"  batch {r['batch_size']} x {r['seq_len']} tokens, {r['timed_steps']} timed steps in {r['seconds']:.2f} s",
@@ -154,7 +169,8 @@ def report(r: dict) -> str:
              f"  {r['step_tflop'] * 1e3:,.1f} GFLOP per step (torch's count over one step: "
              f"{r['counted_step_tflop'] * 1e3:,.1f}), {r['achieved_tflops']:.2f} TFLOP/s achieved"]
     if r["mfu"] is not None:
-        lines.append(f"  MFU {100 * r['mfu']:.1f}% of {r['peak_tflops']:.0f} TFLOP/s dense bf16 peak")
+        lines.append(f"  MFU {100 * r['mfu']:.1f}% of {r['peak_tflops']:.0f} TFLOP/s dense bf16 peak"
+                     + (f" ({r['processes']} devices)" if r["processes"] > 1 else ""))
     else:
         lines.append("  MFU: peak unknown for this device (give --peak-tflops)")
     return "\n".join(lines)
@@ -181,9 +197,10 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--warmup {args.warmup}: expected >= 0")
     result = run(args.size, args.vocab_size, args.student_layers, args.batch_size, args.seq_len, args.steps,
                  args.warmup, args.cpu_bf16, args.peak_tflops, args.attention)
-    print(report(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+    if processes().is_main_process:  # under `accelerate launch`, one report
+        print(report(result))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1))
     return result
 
 

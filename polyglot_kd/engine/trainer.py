@@ -5,6 +5,11 @@ autocast on GPU; gradient accumulation. Checkpoints every N steps and on interru
 SIGTERM), resume from the last one, a progress bar with the losses, `metrics.jsonl`, and a loss-curve
 plot. Batches are a pure function of the step number, so a resumed run sees exactly the batches an
 uninterrupted run would have seen. A NaN/inf loss stops training with the last good checkpoint kept.
+
+Under N processes (docs/distributed.md) the loss function takes its process's share of each step's
+global batch (`polyglot_kd.engine.sharding`), DDP averages the gradients, and the processes agree on
+when to stop (a signal to any of them, the time budget); the main process alone evaluates, logs, plots,
+and writes, renames and prunes checkpoint folders, between barriers.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DataLoaderConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.engine.sharding import Share
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,8 @@ class TrainSettings:
 
 
 LossFn = Callable[[int], tuple[torch.Tensor, dict[str, float]]]
+"""batch index -> (loss, reported parts). Under N processes: this process's share, such that the mean
+over the processes is the whole global batch's loss (see `polyglot_kd.engine.sharding`)."""
 
 
 class Trainer:
@@ -80,6 +88,11 @@ class Trainer:
         self.loss_fn = loss_fn
         self.evaluate = evaluate
         self.accelerator = accelerator or make_accelerator(settings.grad_accum)
+        if self.accelerator.num_processes > 1 and not self.accelerator.split_batches:
+            raise PolyglotError("several processes share each step's global batch: make the Accelerator with "
+                                "polyglot_kd.engine.trainer.make_accelerator (split_batches), or the learning-rate "
+                                "schedule would advance once per process")
+        self.share = Share(self.accelerator)
         self.cpu_bf16 = settings.cpu_bf16 and self.accelerator.device.type == "cpu" and cpu_has_bf16()
         params = groups or [p for p in module.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
@@ -104,30 +117,52 @@ class Trainer:
 
     def latest_checkpoint(self) -> Path | None:
         """The newest complete checkpoint. Folders a kill left behind mid-save (`.partial`) or
-        mid-prune (`.old`) are removed: only a renamed-into-place folder with its state file counts."""
+        mid-prune (`.old`) are removed (by the main process): only a renamed-into-place folder with its
+        state file counts."""
         folder = self.out / CHECKPOINTS
+        if self.accelerator.is_main_process:
+            self._tidy_checkpoints(folder)
+        if self.share.parallel:
+            self.accelerator.wait_for_everyone()
+        found = sorted((p for p in folder.glob("step-*") if CHECKPOINT_NAME.fullmatch(p.name)),
+                       key=lambda p: int(p.name.split("-")[1]))
+        return next((p for p in reversed(found) if (p / STATE_FILE).is_file()), None)
+
+    @staticmethod
+    def _tidy_checkpoints(folder: Path) -> None:
         for partial in folder.glob("step-*.partial"):  # complete (its state file is written last), not renamed
             final = partial.with_name(partial.name.removesuffix(".partial"))
             if (partial / STATE_FILE).is_file() and not final.exists():
                 partial.rename(final)
         for leftover in [*folder.glob("step-*.partial"), *folder.glob("step-*.old")]:
             shutil.rmtree(leftover, ignore_errors=True)
-        found = sorted((p for p in folder.glob("step-*") if CHECKPOINT_NAME.fullmatch(p.name)),
-                       key=lambda p: int(p.name.split("-")[1]))
-        return next((p for p in reversed(found) if (p / STATE_FILE).is_file()), None)
 
     def save_checkpoint(self) -> Path:
+        """Every process saves its part (accelerate: the weights and optimizer from the main process,
+        each process its random states); the main process alone then writes the state file, renames
+        the folder into place and prunes, between barriers."""
         path = self.out / CHECKPOINTS / f"step-{self.step:07d}"
         partial = path.with_name(path.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
+        main, parallel = self.accelerator.is_main_process, self.share.parallel
+        if main:
+            shutil.rmtree(partial, ignore_errors=True)
+        if parallel:
+            self.accelerator.wait_for_everyone()
         self.accelerator.save_state(str(partial))
-        state = {"step": self.step, "config_hash": self.config_hash, "settings": asdict(self.settings),
-                 "train_seconds": self.train_seconds}
-        (partial / STATE_FILE).write_text(json.dumps(state, indent=2))
-        _remove(path)
-        partial.rename(path)
-        for old in sorted((self.out / CHECKPOINTS).glob("step-???????"))[: -self.settings.keep_checkpoints]:
-            _remove(old)
+        if parallel:
+            self.accelerator.wait_for_everyone()
+        if main:
+            state = {"step": self.step, "config_hash": self.config_hash, "settings": asdict(self.settings),
+                     "train_seconds": self.train_seconds}
+            if parallel:  # a 1-process state file stays as it was
+                state["num_processes"] = self.share.count
+            (partial / STATE_FILE).write_text(json.dumps(state, indent=2))
+            _remove(path)
+            partial.rename(path)
+            for old in sorted((self.out / CHECKPOINTS).glob("step-???????"))[: -self.settings.keep_checkpoints]:
+                _remove(old)
+        if parallel:
+            self.accelerator.wait_for_everyone()
         return path
 
     def resume(self) -> bool:
@@ -140,22 +175,35 @@ class Trainer:
             raise PolyglotError(
                 f"checkpoint {path} was written for a different configuration (hash {state['config_hash'][:12]}, "
                 f"now {self.config_hash[:12]}); delete {self.out / CHECKPOINTS} or use --force to start over")
+        written_by = state.get("num_processes", 1)
+        if written_by != self.share.count:  # each process's random states are saved under its index
+            raise PolyglotError(
+                f"checkpoint {path} was written by {written_by} process{'es' * (written_by != 1)}, and this run has "
+                f"{self.share.count}: resume with `--num_processes {written_by}` (the global batch, and so the "
+                f"result, are the same), or delete {self.out / CHECKPOINTS} to start over")
         self.accelerator.load_state(str(path))
         self.step = state["step"]
         self.train_seconds = state.get("train_seconds", 0.0)
-        log.info("resumed from %s (step %d)", path, self.step)
+        if self.accelerator.is_main_process:
+            log.info("resumed from %s (step %d)", path, self.step)
         return True
 
     # ---------------------------------------------------------------- training
 
     def train(self) -> dict:
         s = self.settings
+        main, parallel = self.accelerator.is_main_process, self.share.parallel
         set_seed(s.seed)
         self.resume()
         self.out.mkdir(parents=True, exist_ok=True)
         started, last = time.time(), {}
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-        bar = tqdm(total=s.steps, initial=self.step, desc="training", unit="step", dynamic_ncols=True)
+        # one process alone must not stop mid-step (the others would wait for it in the gradient
+        # all-reduce): under several, a signal is noted and the processes stop together after the step
+        signals = []
+        handler = (lambda signum, frame: signals.append(signum)) if parallel else _raise_interrupt
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, *([signal.SIGINT] * parallel))}
+        bar = tqdm(total=s.steps, initial=self.step, desc="training", unit="step", dynamic_ncols=True,
+                   disable=not main)
         try:
             while self.step < s.steps:
                 tick = time.monotonic()
@@ -166,27 +214,45 @@ class Trainer:
                 bar.set_postfix({k: f"{v:.4f}" for k, v in last.items()})
                 record = {"step": self.step, "lr": self.scheduler.get_last_lr()[0], **last,
                           "elapsed_s": round(time.time() - started, 2)}
-                if self.evaluate and s.eval_every and (self.step % s.eval_every == 0 or self.step == s.steps):
+                if (main and self.evaluate and s.eval_every
+                        and (self.step % s.eval_every == 0 or self.step == s.steps)):
                     record.update({f"eval/{k}": v for k, v in self.evaluate().items()})
                 if self.step % s.log_every == 0 or "eval/" in "".join(record) or self.step == s.steps:
                     self._log(record)
                 if self.step % s.checkpoint_every == 0:
                     self.save_checkpoint()
                 used = self.train_seconds if s.budget_excludes_eval else time.time() - started
+                if parallel:
+                    used, stop = self._agree(used, bool(signals))
+                    if stop:
+                        raise KeyboardInterrupt
                 if s.time_budget_s and used > s.time_budget_s:
-                    log.info("time budget of %.0f s reached at step %d", s.time_budget_s, self.step)
+                    if main:
+                        log.info("time budget of %.0f s reached at step %d", s.time_budget_s, self.step)
                     break
         except KeyboardInterrupt:
             path = self.save_checkpoint()
-            log.warning("interrupted at step %d; checkpoint %s; rerun to resume", self.step, path)
+            if main:
+                log.warning("interrupted at step %d; checkpoint %s; rerun to resume", self.step, path)
             raise
         finally:
             bar.close()
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self.save_checkpoint()
-        plot_curves(self.out / METRICS_FILE, self.out / CURVE_FILE)
+        if main:
+            plot_curves(self.out / METRICS_FILE, self.out / CURVE_FILE)
         return {"steps": self.step, "seconds": round(time.time() - started, 1),
                 "train_seconds": round(self.train_seconds, 1), **last}
+
+    def _agree(self, used: float, signalled: bool) -> tuple[float, bool]:
+        """The main process's clock for everyone (the 'budget' schedule and the time budget must
+        not differ between processes) and whether any process was signalled to stop."""
+        mine = torch.tensor([[float(signalled), self.train_seconds, used]], dtype=torch.float64,
+                            device=self.accelerator.device)
+        everyone = self.accelerator.gather(mine)
+        self.train_seconds = float(everyone[0, 1])
+        return float(everyone[0, 2]), bool(everyone[:, 0].max() > 0)
 
     def _one_step(self) -> dict[str, float]:
         s = self.settings
@@ -195,10 +261,11 @@ class Trainer:
             with (self.accelerator.accumulate(self.module), self.accelerator.autocast(),
                   torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cpu_bf16)):
                 loss, parts = self.loss_fn(self.step * s.grad_accum + micro)
-                if not torch.isfinite(loss):
+                values = self.share.mean({"loss": loss.item(), **parts})  # the whole global batch's
+                if not math.isfinite(values["loss"]):  # the same on every process: all stop together
                     good = self.latest_checkpoint()
                     raise PolyglotError(
-                        f"training diverged: loss is {loss.item()} at step {self.step}; the last good checkpoint is "
+                        f"training diverged: loss is {values['loss']} at step {self.step}; the last good checkpoint is "
                         f"{good or 'none (diverged before the first)'}; lower the learning rate (now {s.lr}) and rerun")
                 self.accelerator.backward(loss)
                 if self.accelerator.sync_gradients and s.max_grad_norm:
@@ -206,7 +273,7 @@ class Trainer:
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad()
-            for k, v in {"loss": loss.item(), **parts}.items():
+            for k, v in values.items():
                 totals[k] = totals.get(k, 0.0) + v / s.grad_accum
         return totals
 
@@ -226,8 +293,11 @@ def cpu_has_bf16() -> bool:
 
 
 def make_accelerator(grad_accum: int = 1) -> Accelerator:
+    """split_batches: the processes split one global batch, so the schedule steps once per step (not
+    once per process, accelerate's default for batches that grow with the number of processes)."""
     cuda = torch.cuda.is_available()
-    return Accelerator(cpu=not cuda, mixed_precision="bf16" if cuda else "no", gradient_accumulation_steps=grad_accum)
+    return Accelerator(cpu=not cuda, mixed_precision="bf16" if cuda else "no", gradient_accumulation_steps=grad_accum,
+                       dataloader_config=DataLoaderConfiguration(split_batches=True))
 
 
 def _remove(path: Path) -> None:

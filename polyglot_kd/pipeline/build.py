@@ -9,6 +9,9 @@ marked RESUMABLE (training) keeps its .partial folder, checkpoints included, for
 same inputs (also a rerun of an interrupted `--force`, with or without `--force`). Before the
 manifest is written, the stage's model files are checked (readable, finite, shaped as configured)
 and their SHA-256 recorded. One process at a time builds a language (`pipeline.lock`).
+
+Under `accelerate launch` (several processes) only stages marked DATA_PARALLEL may run: every process
+runs the stage, the main process alone holds the lock and creates, checks and renames the folders.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import logging
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -83,16 +87,28 @@ def run_build(config: LanguageConfig, workdir: Path, stages: list[str], force: s
     order = [s for s in STAGES if s in stages]
     for stage in stages:
         stage_module(stage)  # unknown names fail here, before anything runs
+    from polyglot_kd.engine.sharding import processes as run_processes
+
+    processes = run_processes()
+    serial = [s for s in order if not getattr(stage_module(s), "DATA_PARALLEL", False)]
+    if processes.num_processes > 1 and serial:
+        raise PolyglotError(f"stage(s) {', '.join(serial)} run on one process, and this is one of "
+                            f"{processes.num_processes}: build them without `accelerate launch` first "
+                            f"(`polyglot-kd build {config.code} --stages {','.join(serial)}`), then launch the "
+                            f"data-parallel stage(s) alone")
     preflight(config, order)
     build = Build(config, language_root(workdir, config.code))
     fresh = not build.root.exists()
-    with build_lock(build.root):  # a refused build (another holds it) touches nothing
+    main = processes.is_main_process
+    with build_lock(build.root) if main else nullcontext():  # a refused build (another holds it) touches nothing
         try:
-            for stage in STAGES:  # upstream stages too: a kill mid-swap must not hide a finished one
-                _finish_interrupted_swap(build.partial_dir(stage), build.stage_dir(stage))
+            if main:
+                for stage in STAGES:  # upstream stages too: a kill mid-swap must not hide a finished one
+                    _finish_interrupted_swap(build.partial_dir(stage), build.stage_dir(stage))
+            processes.wait_for_everyone()
             return {stage: run_stage(build, stage, force="all" in force or stage in force) for stage in order}
         except BaseException:
-            if fresh:  # cleaned while the lock is still held
+            if fresh and main:  # cleaned while the lock is still held
                 _remove_if_empty(build.root)
             raise
 
@@ -128,40 +144,53 @@ def _remove_if_empty(root: Path) -> None:
 
 
 def run_stage(build: Build, stage: str, force: bool = False) -> dict:
+    from polyglot_kd.engine.sharding import processes as run_processes
+
+    processes = run_processes()
+    main = processes.is_main_process
     module = stage_module(stage)
     inputs = module.inputs(build)
     digest = inputs_hash(inputs)
     done = build.manifest(stage)
     partial = build.partial_dir(stage)
     written = _read(partial / MANIFEST)
-    if written and json.loads(written).get("inputs_hash") == digest and not force:  # killed between manifest and rename
-        _swap_into_place(partial, build.stage_dir(stage))
-        log.info("%s/%s: finished before an interruption; put in place", build.config.code, stage)
-        return build.manifest(stage)
+    finished = written and json.loads(written).get("inputs_hash") == digest and not force  # killed before the rename
     marker = partial / PARTIAL_INPUTS
     resumable = getattr(module, "RESUMABLE", False)
     interrupted_force = resumable and (partial / PARTIAL_FORCED).is_file() and _read(marker) == digest
+    resuming = resumable and _read(marker) == digest and (not force or interrupted_force)
+    processes.wait_for_everyone()  # every process has read the folders before the main one changes them
+    if finished:
+        if main:
+            _swap_into_place(partial, build.stage_dir(stage))
+        processes.wait_for_everyone()
+        log.info("%s/%s: finished before an interruption; put in place", build.config.code, stage)
+        return build.manifest(stage)
     if done and not force and done.get("inputs_hash") == digest and not interrupted_force:
         log.info("%s/%s: already built (%s), skipping; --force %s redoes it", build.config.code, stage,
                  build.stage_dir(stage), stage)
         return done
     if done and not force:
         log.info("%s/%s: its inputs changed since it was built: rebuilding", build.config.code, stage)
-    if resumable and _read(marker) == digest and (not force or interrupted_force):
+    if resuming:
         log.info("%s/%s: resuming the interrupted run in %s", build.config.code, stage, partial)
-    else:
+    elif main:
         shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of other inputs
         partial.mkdir(parents=True)
         if force:
             (partial / PARTIAL_FORCED).touch()
         marker.write_text(digest)
+    processes.wait_for_everyone()
     log.info("%s/%s: running", build.config.code, stage)
     started = time.time()
     try:
         metrics = module.run(build, partial)
+        if not main:  # the main process checks, writes the manifest and renames
+            processes.wait_for_everyone()
+            return build.manifest(stage)
         files = _checked_files(partial)
     except BaseException:
-        if not resumable:  # nothing in it can be reused: leave no half-written folder behind
+        if not resumable and main:  # nothing in it can be reused: leave no half-written folder behind
             shutil.rmtree(partial, ignore_errors=True)
         raise
     manifest = {
@@ -180,6 +209,7 @@ def run_stage(build: Build, stage: str, force: bool = False) -> dict:
     (partial / PARTIAL_FORCED).unlink(missing_ok=True)
     write_json_atomic(partial / MANIFEST, manifest)
     _swap_into_place(partial, build.stage_dir(stage))
+    processes.wait_for_everyone()
     log.info("%s/%s: done in %.1f s -> %s", build.config.code, stage, manifest["seconds"], build.stage_dir(stage))
     return manifest
 

@@ -7,6 +7,11 @@ batches also pulled towards the teacher's embedding of their English translation
 contrastive, hidden states and attention maps of the mapped layers. A student with its own tokenizer
 (embed-init) compares hidden states and attention word by word (`alignment.py`), or gets the
 sentence-level losses only. The dev curve is retrieval on a dev ParallelSet.
+
+Under several processes each takes its rows of every batch (`polyglot_kd.engine.sharding.Share`):
+the pooled losses are means over equal shares; the token-level ones are reweighted by the real
+tokens (or token pairs, or aligned words) of each share; the contrastive loss keeps the whole batch's
+negatives by gathering every process's embeddings. Their mean over the processes is the 1-process loss.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.pooling import encode
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.engine.batching import LengthBatches
+from polyglot_kd.engine.sharding import Share
 from polyglot_kd.methods.bistil.alignment import WordAlignment, aligned_attention_loss, aligned_hidden_loss
 from polyglot_kd.methods.bistil.config import DistillConfig
 from polyglot_kd.methods.bistil.losses import (AttentionLoss, ContrastiveLoss, HiddenLoss, PooledLoss,
@@ -103,10 +109,11 @@ def no_dropout(model) -> None:
 
 
 def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module], layers: list[int], tokenizer,
-                 batches: BilingualBatches, device, teacher_tokenizer=None):
+                 batches: BilingualBatches, device, teacher_tokenizer=None, share: Share | None = None):
     """step -> (loss, parts): `module()` returns the (prepared) DistillStudent; `layers` are the teacher
     layers the student was cut from. With a `teacher_tokenizer` (the student has its own), the teacher
-    reads the texts through it."""
+    reads the texts through it. `share`: this process's rows of each batch (default all of them)."""
+    share = share or Share()
     cross = teacher_tokenizer is not None and teacher_tokenizer is not tokenizer
     teacher_tokenizer = teacher_tokenizer or tokenizer
     need_attn = d.attention_weight > 0
@@ -125,6 +132,9 @@ def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module
 
     def loss_fn(b: int):
         side, texts, translations = batches(b)
+        if share.parallel:
+            rows = share.rows(len(texts))
+            texts, translations = texts[rows], translations[rows]
         aligned = cross and need_hidden
         enc = tok(texts, offsets=aligned)
         t_enc = enc if not cross else tok(texts, teacher_tokenizer, offsets=aligned)
@@ -147,15 +157,21 @@ def make_loss_fn(d: DistillConfig, teacher, module: Callable[[], torch.nn.Module
             if d.cross_lingual and t_en_pooled is not None:
                 value = (value + pooled_loss(s_pooled, t_en_pooled)) / 2
             parts["pooled"] = value
-        if d.contrastive_weight and t_en_pooled is not None:
-            parts["contrastive"] = contrastive_loss(s_pooled, t_en_pooled)
+        if d.contrastive_weight and t_en_pooled is not None:  # in-batch negatives: the whole global batch
+            everyone = contrastive_loss(share.gather(s_pooled), share.gather(t_en_pooled))
+            parts["contrastive"] = share.whole_batch(everyone)
+        # token-level losses are means over real tokens (or token pairs; aligned words): weighted by count
+        units = alignment.mask if aligned else mask
         if d.hidden_weight:
-            parts["hidden"] = (aligned_hidden_loss(s_hidden, t_out.hidden_states, pairs.hidden, alignment) if aligned
-                               else hidden_loss(s_hidden, t_out.hidden_states, mask))
-        if need_attn:
-            parts["attention"] = (aligned_attention_loss(s_out.attentions, t_out.attentions, pairs.attention, alignment,
-                                                         d.attention_loss) if aligned
-                                  else attention_loss(s_out.attentions, t_out.attentions, mask))
+            value = (aligned_hidden_loss(s_hidden, t_out.hidden_states, pairs.hidden, alignment) if aligned
+                     else hidden_loss(s_hidden, t_out.hidden_states, mask))
+            parts["hidden"] = share.by_count(value, units.sum())
+        if need_attn:  # over real query rows (kl) or real (query, key) pairs (mse)
+            pairs_or_rows = units.sum() if d.attention_loss == "kl" else (units.sum(1) ** 2).sum()
+            value = (aligned_attention_loss(s_out.attentions, t_out.attentions, pairs.attention, alignment,
+                                            d.attention_loss) if aligned
+                     else attention_loss(s_out.attentions, t_out.attentions, mask))
+            parts["attention"] = share.by_count(value, pairs_or_rows)
         for name, value in parts.items():
             total = total + weights[name] * value
         return total, {k: float(v.detach()) for k, v in parts.items()}

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.files import inputs_hash
 from polyglot_kd.methods.stacking.config import StackConfig
 from polyglot_kd.data.bible import ParallelSet
@@ -142,6 +143,9 @@ def train(model: StackedModel, pairs: ParallelSet, cfg: StackConfig, languages: 
                                "backbone": model.backbone.config.name_or_path, "pairs": [len(pairs), pairs.name],
                                "languages": languages, "prefix": prefix})
     trainer = Trainer(out, model, loss_fn, settings, config_hash, groups=[g for g in groups if g["params"]])
+    if trainer.share.parallel:  # its loss calls the model's methods, not its forward, which DDP needs to average
+        raise PolyglotError(f"stacking's self-distillation runs on one process, and this is one of "
+                            f"{trainer.share.count}: run it without `accelerate launch`")
     stacked: StackedModel = trainer.accelerator.unwrap_model(trainer.module)
     resuming = trainer.latest_checkpoint() is not None
     r2 = None

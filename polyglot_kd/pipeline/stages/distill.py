@@ -10,6 +10,9 @@ and teacher read the same sentences through their own tokenizers, and only sente
 and saves. Phase 2 (task distillation with sparse fine-tuning) is the eval suite's finetune method
 `lt-sft-kd` (`polyglot-kd distill LANG --task pos`): the pipeline reads `teacher_layers` and
 `base_stage` from this stage's manifest (`polyglot_kd.pipeline.task_runs.distilled_from`).
+
+Data-parallel under `accelerate launch --num_processes N`: the N processes share each step's global
+batch of `distill.batch_size` (it must divide by N), and the main process alone evaluates and writes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.files import inputs_hash
 from polyglot_kd.core.loading import load_encoder, load_tokenizer, parameter_count
 from polyglot_kd.data import bible
+from polyglot_kd.engine.sharding import Share, processes, too_many_processes
 from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
 from polyglot_kd.methods.bistil import objective
 from polyglot_kd.methods.bistil.objective import LOSS_WEIGHTS, NO_SENTENCE_LOSS, sentence_level_weight
@@ -35,6 +39,7 @@ from polyglot_kd.sources.teacher import local_config
 log = logging.getLogger(__name__)
 
 RESUMABLE = True
+DATA_PARALLEL = True  # may run under several processes (`accelerate launch`); the other stages run on one
 UPSTREAM = ("trim", "embed-init")  # the model the student is cut from: the latest of these that is built
 TEACHER_STAGE = "trim"  # the model distilled from
 
@@ -51,7 +56,8 @@ def preflight(config: LanguageConfig) -> list[str]:
     problems = corpus_problems(config)
     if "embed-init" in config.stages and not config.distill.aligned_losses and not sentence_level_weight(config.distill):
         problems.append(NO_SENTENCE_LOSS)
-    return problems + _shape_problems(config)
+    shares = too_many_processes(processes().num_processes, config.distill.batch_size, "batch (distill.batch_size)")
+    return problems + _shape_problems(config) + ([f"distill: {shares}"] if shares else [])
 
 
 def _shape_problems(config: LanguageConfig) -> list[str]:
@@ -125,21 +131,24 @@ def run(build: Build, out: Path) -> dict:
     teacher.to(accelerator.device)
     trainer = None
     loss_fn = objective.make_loss_fn(d, teacher, lambda: trainer.module, layers, tokenizer, batches,
-                                     accelerator.device, teacher_tokenizer)
+                                     accelerator.device, teacher_tokenizer, Share(accelerator))
     trainer = Trainer(out, trainable, loss_fn, settings, accelerator=accelerator,
                       config_hash=inputs_hash({"distill": vars(d), "base": str(base)}))
-    if d.eval_every:
+    if d.eval_every and accelerator.is_main_process:  # the engine evaluates on the main process only
         dev = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "dev", max_items=d.eval_items)
         trainer.evaluate = objective.dev_retrieval(dev, cfg.eval.prefix, student.model, tokenizer, teacher,
                                                    teacher_tokenizer, max_length=d.max_length)
-    log.info("student: teacher layers %s, %s parameters (teacher %s); %d parallel training verses",
-             layers, f"{parameter_count(student.model):,}", f"{parameter_count(teacher):,}", len(pairs))
+    log.info("student: teacher layers %s, %s parameters (teacher %s); %d parallel training verses, %d process(es)",
+             layers, f"{parameter_count(student.model):,}", f"{parameter_count(teacher):,}", len(pairs),
+             accelerator.num_processes)
     summary = trainer.train()
 
     model = trainer.accelerator.unwrap_model(trainer.module).encoder
-    model.save_pretrained(out / MODEL_DIR, safe_serialization=True)
-    tokenizer.save_pretrained(out / MODEL_DIR)
-    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: the model is the result
+    if accelerator.is_main_process:
+        model.save_pretrained(out / MODEL_DIR, safe_serialization=True)
+        tokenizer.save_pretrained(out / MODEL_DIR)
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: the model is the result
+    accelerator.wait_for_everyone()
     return {
         "start": start_stage,
         "teacher_layers": layers,

@@ -283,8 +283,9 @@ def test_config_checks_name_the_value():
 
 
 def test_a_new_tokenizer_without_a_sentence_level_loss_is_refused_before_work(world):
+    """Without word alignment, a student with its own tokenizer has only sentence-level losses to learn from."""
     data, workdir = world
-    data["distill"].update(pooled_weight=0.0, contrastive_weight=0.0, hidden_weight=1.0)
+    data["distill"].update(pooled_weight=0.0, contrastive_weight=0.0, hidden_weight=1.0, aligned_losses=False)
     with pytest.raises(ConfigError, match="only the sentence-level losses apply"):
         build.run_build(parse_config(data), workdir, data["stages"])
     assert not (workdir / "pt").exists()
