@@ -71,6 +71,8 @@ def cmd_build(args) -> None:
     from polyglot_kd.pipeline.build import run_build
 
     overrides = {"teacher": args.teacher} if args.teacher else {}
+    if distill := config_overrides(args, "distill"):
+        overrides["distill"] = distill
     config = load_language(args.language, overrides)
     stages = args.stages or config.stages
     log.info("building %s (%s) with stages %s into %s", config.code, config.name, ",".join(stages), args.workdir)
@@ -412,7 +414,8 @@ COMMANDS = (
             (LANGUAGE, STAGE_LIST, WORKDIR,
              arg("--force", action="append", metavar="STAGE",
                  help="redo STAGE even if finished ('all' for every stage); repeatable"),
-             config_arg("--teacher", "", "teacher"))),
+             config_arg("--teacher", "", "teacher"),
+             config_arg("--time-budget", "distill", "time_budget_minutes"))),
     Command("distill", cmd_distill, "the distillation stage alone (needs a trimmed model: build LANG --stages trim)",
             "Distil a shallower student from the build's trimmed model (BiStil phase 1). Options override the "
             "language file's [distill] table. Interrupted runs resume from their last checkpoint. With --task, "

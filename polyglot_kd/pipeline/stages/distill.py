@@ -145,4 +145,5 @@ def run(build: Build, out: Path) -> dict:
         "params_base": parameter_count(teacher),
         "loss_weights": {key: getattr(d, key) for key in LOSS_WEIGHTS},  # as trained (embed-init drops some)
         "training": summary,
+        **({"stopped_early": summary["stopped_early"]} if "stopped_early" in summary else {}),
     }

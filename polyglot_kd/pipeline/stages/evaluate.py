@@ -122,6 +122,8 @@ def run(build: Build, out: Path) -> dict:
     for name, path in models_to_evaluate(build).items():
         log.info("evaluating %s (%s)", name, path)
         results[name] = evaluate_model(path, cfg, task_sets)
+        if note := ((build.manifest(name) or {}).get("metrics") or {}).get("stopped_early"):
+            results[name]["stopped_early"] = note  # a clock-capped model is not the model of its steps
     teacher_params = results["teacher"]["params"]
     for r in results.values():
         r["param_ratio"] = r["params"] / teacher_params

@@ -104,6 +104,7 @@ def test_time_budget_stops_training(parts):
     cfg = StackConfig(steps=10_000, batch_size=4, max_minutes=0.02, eval_every=0)
     metrics = stack_train.train(model, ParallelSet("t", EN, PT), cfg, {"source": "en", "target": "pt"})
     assert metrics["stopped_by"] == "time" and 0 < metrics["steps"] < 10_000
+    assert metrics["stopped_early"] == f"trained {metrics['steps']} of 10000 steps (time budget)"
 
 
 def test_interrupted_stack_training_resumes_to_the_uninterrupted_state(parts, tmp_path, monkeypatch):
