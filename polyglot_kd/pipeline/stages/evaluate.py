@@ -19,6 +19,7 @@ from polyglot_kd.methods.stacking import model as stacking
 from polyglot_kd.core.files import model_fingerprint, write_json_atomic
 from polyglot_kd.pipeline.build import Build, model_identity
 from polyglot_kd.config import LanguageConfig
+from polyglot_kd.data import corpora
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.loading import load_encoder, load_model_and_tokenizer, parameter_count
 from polyglot_kd.core.paths import cache_dir
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 def inputs(build: Build) -> dict:
     c = build.config
     models = {stage: model_identity(build.manifest(stage) or {}) for stage in build.finished_models() if stage != "eval"}
-    return {"teacher": c.teacher, "corpus": vars(c.corpus), "eval": vars(c.eval), "models": models}
+    return {"teacher": c.teacher, "corpus": corpora.fingerprint(c), "eval": vars(c.eval), "models": models}
 
 
 def preflight(config: LanguageConfig) -> list[str]:
