@@ -60,11 +60,12 @@ class SourceConfig:
         """The source's name as reports and messages use it."""
         if self.name:
             return self.name
-        first = self.path or (self.paths[0] if self.paths else "")
-        stem = Path(first.rstrip("/")).name
-        for suffix in (".gz", ".txt", ".tsv", ".tmx", ".csv", ".jsonl", ".json", ".parquet"):
-            stem = stem.removesuffix(suffix)
-        return stem or self.kind
+        stems = [_stem(p) for p in ([self.path] if self.path else self.paths)] or [self.kind]
+        if len(stems) == 2:  # aligned 'test.en.txt' + 'test.pt.txt', or 'en-test.txt' + 'yo-test.txt': 'test'
+            parts = [re.split(r"[._-]", stem) for stem in stems]
+            shared = [w for w in parts[0] if w in parts[1] and w]
+            return "-".join(shared) or stems[0]
+        return stems[0] or self.kind
 
 
 @dataclass
@@ -102,6 +103,13 @@ class CorpusConfig:
                                     "give each test source its own `name`")
                 names.add(source.label())
         return problems
+
+
+def _stem(path: str) -> str:
+    stem = Path(path.rstrip("/")).name
+    for suffix in (".gz", ".txt", ".tsv", ".tmx", ".csv", ".jsonl", ".json", ".parquet"):
+        stem = stem.removesuffix(suffix)
+    return stem
 
 
 SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -235,13 +243,47 @@ class LanguageConfig:
         return dataclasses.asdict(self)
 
 
-def languages_dir() -> Path:
-    """Folder of the shipped language files ($POLYGLOT_KD_LANGUAGES overrides it)."""
-    return Path(os.environ.get("POLYGLOT_KD_LANGUAGES") or repo_root() / "languages")
+LANGUAGES_ENV = "POLYGLOT_KD_LANGUAGES"
+USER_LANGUAGES = Path("languages")  # the user's language folder, relative to the current directory
+
+
+def shipped_languages_dir() -> Path:
+    """The language files that come with polyglot-kd: the checkout's languages/ when run from a source
+    checkout, else the installed package data (`polyglot_kd.languages`)."""
+    checkout = repo_root()
+    if (checkout / "pyproject.toml").is_file() and (checkout / "languages").is_dir():
+        return checkout / "languages"
+    from importlib import resources
+
+    # languages/ has no __init__.py (it holds only language files): a namespace package, whose files()
+    # is a MultiplexedPath; its members are plain paths of an installed package
+    members = list(resources.files("polyglot_kd.languages").iterdir())
+    if not members:
+        raise PolyglotError("the installed polyglot_kd.languages package holds no language files; reinstall polyglot-kd")
+    return Path(str(members[0])).parent
+
+
+def user_languages_dir() -> Path:
+    """The user's language folder: $POLYGLOT_KD_LANGUAGES (the CLI's --languages sets it), else ./languages."""
+    return Path(os.environ.get(LANGUAGES_ENV) or USER_LANGUAGES)
+
+
+def language_files() -> dict[str, Path]:
+    """Code -> its language file: the shipped ones, each overridden by a user file of the same code."""
+    shipped = shipped_languages_dir()
+    files = {p.stem: p for p in shipped.glob("*.toml")}
+    user = user_languages_dir()
+    if user.is_dir() and user.resolve() != shipped.resolve():
+        files |= {p.stem: p for p in user.glob("*.toml")}
+    return dict(sorted(files.items()))
+
+
+def is_shipped(path: Path) -> bool:
+    return path.parent.resolve() == shipped_languages_dir().resolve()
 
 
 def known_languages() -> list[str]:
-    return sorted(p.stem for p in languages_dir().glob("*.toml"))
+    return [code for code in language_files() if LANGUAGE_CODE.fullmatch(code)]
 
 
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -255,12 +297,14 @@ def check_code(code: str) -> None:
 
 
 def load_language(code: str, overrides: dict | None = None) -> LanguageConfig:
-    """Load and check `languages/<code>.toml`; `overrides` (nested dict) wins over the file."""
+    """Load and check the language file of `code` (the user's, else the shipped one); `overrides` (nested
+    dict) wins over the file."""
     check_code(code)
-    path = languages_dir() / f"{code}.toml"
-    if not path.is_file():
+    path = language_files().get(code)
+    if path is None:
         known = known_languages()
-        raise PolyglotError(f"unknown language code {code!r}{did_you_mean(code, known)}; known: {', '.join(known)}")
+        raise PolyglotError(f"unknown language code {code!r}{did_you_mean(code, known)}; known: {', '.join(known)} "
+                            f"(a new one: polyglot-kd init {code} --parallel SOURCE.txt TARGET.txt --test ...)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
