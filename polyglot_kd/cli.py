@@ -166,6 +166,8 @@ def cmd_init(args) -> None:
     sources += [{"role": "train", "kind": kind, "path": path}
                 for kind, paths in (("tsv", args.tsv), ("tmx", args.tmx), ("monolingual", args.monolingual))
                 for path in paths or []]
+    sources += [{"role": "train", "kind": "monolingual", "path": path, "side": "source"}
+                for path in args.source_monolingual or []]
     if args.dataset:
         columns = _comma_list(args.columns or "")
         if len(columns) != 2:
@@ -176,6 +178,22 @@ def cmd_init(args) -> None:
     request = new.NewLanguage(args.code, args.name or "", args.teacher or "", args.bible or "", args.udhr or "", sources)
     path = new.init_language(request, force=args.force)
     print(f"{args.code}: wrote {path}; build it with: polyglot-kd build {args.code}")
+
+
+def cmd_export_corpus(args) -> None:
+    from polyglot_kd.data.export import export_corpus
+
+    config = load_language(args.language)
+    roles = export_corpus(config, args.folder, force=args.force)
+    for role, paths in roles.items():
+        print(f"{role}: {' '.join(map(str, paths))}")
+    command = [f"polyglot-kd init {config.code}", "--parallel", *map(str, roles["train"]),
+               "--dev", *map(str, roles["dev"])]
+    for i in range(0, len(roles.get("test", [])), 2):
+        command += ["--test", *map(str, roles["test"][i:i + 2])]
+    command += [f"--source-monolingual {p}" for p in roles.get("train-source-only", [])]
+    command += [f"--monolingual {p}" for p in roles.get("train-target-only", [])]
+    print("build from the files into your language folder with:\n  " + " ".join(command))
 
 
 def cmd_check(args) -> None:
@@ -503,6 +521,8 @@ COMMANDS = (
              arg("--tmx", action="append", metavar="FILE", help="training text: a TMX file; repeatable"),
              arg("--monolingual", action="append", metavar="FILE",
                  help="target-language text, one sentence per line, counted for the vocabulary; repeatable"),
+             arg("--source-monolingual", action="append", metavar="FILE",
+                 help="source-language (English) text, one sentence per line, counted for the vocabulary; repeatable"),
              arg("--dataset", metavar="PATH_OR_ID",
                  help="a datasets dataset: hub id, save_to_disk folder, or a csv / json / parquet file"),
              arg("--columns", metavar="SRC,TGT", help="the --dataset columns holding source and target text"),
@@ -513,6 +533,12 @@ COMMANDS = (
              arg("--name", help="English name of the language, for reports"),
              config_arg("--teacher", "", "teacher"),
              arg("--force", action="store_true", help="overwrite an existing language file of that code"))),
+    Command("export-corpus", cmd_export_corpus, "write a language's train / dev / test text as aligned text files",
+            "Write the text a build of LANG reads (the embedded Bible's splits, the UDHR, your sources) into FOLDER "
+            "as <set>.<lang>.txt files, one sentence per line, and print the `init` command that builds from them: "
+            "the same training text, hence the same trimmed model.",
+            (LANGUAGE, arg("folder", type=Path, help="folder for the files (created)"),
+             arg("--force", action="store_true", help="overwrite files of the same names in FOLDER"))),
     Command("check", cmd_check, "validate a language file and its inputs without building", args=(LANGUAGE, STAGE_LIST)),
     Command("fetch", cmd_fetch, "download and convert the embedded teacher and corpora now (else on first use)", args=(
         arg("--verify", action="store_true",

@@ -94,7 +94,8 @@ class CorpusConfig:
         problems = [f"corpus.embedded: {r!r} is not one of {list(ROLES)}" for r in self.embedded if r not in ROLES]
         if self.dev_items < 1:
             problems.append(f"corpus.dev_items: {self.dev_items} must be >= 1")
-        names = {"bible-test", "udhr"}
+        # the embedded test sets' names, where they are used
+        names = {name for name, used in (("bible-test", self.bible), ("udhr", self.udhr)) if used and "test" in self.embedded}
         for i, source in enumerate(self.sources):
             problems += source_problems(source, f"corpus.sources[{i}]")
             if source.role == "test":
