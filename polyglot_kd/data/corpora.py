@@ -203,6 +203,8 @@ def problems(config) -> list[str]:
         elif inside == len(data):
             found.append(f"corpus: every one of the {len(data):,} pairs of test set {name!r} also occurs in the "
                          "training text; expected held-out sentences (is the test file the training file?)")
-    if not found and not len(train_text(config).pairs) and not any(train_text(config).counting.values()):
-        found.append("corpus: nothing is left of the training text once the test sentences are removed")
+    if not found:
+        text = train_text(config)
+        if not len(text.pairs) and not any(text.counting.values()):
+            found.append("corpus: nothing is left of the training text once the test sentences are removed")
     return found

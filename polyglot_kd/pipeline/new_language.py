@@ -42,6 +42,19 @@ def dataset_sources(path: str, columns: list[str], splits: list[str]) -> list[di
             for role, split in zip(roles, splits)]
 
 
+def saved_splits(path: str) -> list[str]:
+    """train[, dev][, test] split names of a `save_to_disk` DatasetDict folder ('validation' or 'dev' as dev),
+    or ['train'] for anything else."""
+    listing = Path(path) / "dataset_dict.json"
+    if not listing.is_file():
+        return ["train"]
+    splits = json.loads(listing.read_text()).get("splits", [])
+    dev = next((name for name in ("validation", "dev") if name in splits), None)
+    if "test" in splits and dev is None:
+        return ["train"]  # a test split without a dev split: say it with --splits
+    return ["train"] + ([dev] if dev else []) + (["test"] if "test" in splits else [])
+
+
 def _absolute(source: dict) -> dict:
     """Files as absolute paths, so the language file reads the same from any folder; a dataset path that is
     not a local file or folder stays as given (a hub id)."""

@@ -166,3 +166,18 @@ def test_a_users_test_set_is_reported_beside_the_bible_and_the_overlap_recorded(
     assert list(report["datasets"]) == ["bible-test", "udhr", "support"]
     assert set(report["models"]["distill"]["mining"]) == {"bible-test", "udhr", "support"}
     assert "support" in (workdir / "pt" / "eval" / "report.md").read_text()
+
+
+def test_the_model_card_names_the_users_sources_without_their_folders(tmp_path):
+    from polyglot_kd.pipeline.release import data_lines
+
+    config = config_with(write_aligned(tmp_path, PAIRS) | {"role": "train"}, held_out_split(tmp_path))
+    lines = data_lines(config)
+    assert "train text 'train' (aligned): train.en.txt + train.pt.txt" in lines
+    assert not any("Bible" in line or str(tmp_path) in line for line in lines)
+
+
+def test_training_text_made_only_of_test_sentences_is_refused(tmp_path):
+    source = write_aligned(tmp_path, PAIRS[:2])
+    test = write_aligned(tmp_path, PAIRS, "test") | {"role": "test"}
+    assert "nothing is left of the training text once the test sentences are removed" in problems_of(tmp_path, source, test)

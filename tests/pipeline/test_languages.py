@@ -97,3 +97,20 @@ def test_every_package_and_the_language_files_are_packaged():
     assert set(project["packages"]) == found | {"polyglot_kd.languages"}
     assert project["package-dir"]["polyglot_kd.languages"] == "languages"
     assert project["package-data"]["polyglot_kd.languages"] == ["*.toml"]
+
+
+def test_init_from_a_saved_dataset_uses_its_splits(user_folder, tmp_path):
+    import datasets
+
+    def split(pairs):
+        return datasets.Dataset.from_dict({"en": [s for s, _ in pairs], "pt": [t for _, t in pairs]})
+
+    saved = tmp_path / "saved"
+    datasets.DatasetDict({"train": split(list(zip(EN, PT))), "validation": split(list(zip(EN, PT))[:2]),
+                          "test": split(list(zip(EN_TEST, PT_TEST)))}).save_to_disk(str(saved))
+    assert cli.main(["init", "pt", "--dataset", str(saved), "--columns", "en,pt"]) == 0
+    config = load_language("pt")
+    assert [(s.role, s.split) for s in config.corpus.sources] == [("train", "train"), ("dev", "validation"),
+                                                                   ("test", "test")]
+    assert config.corpus.sources[2].label() == "saved-test"
+    assert cli.main(["init", "pt", "--dataset", str(saved), "--columns", "en,portuguese", "--force"]) == 2
