@@ -324,10 +324,10 @@ def resolve_source_paths(config: LanguageConfig, folder: Path) -> None:
     """Make the sources' relative paths relative to the language file's folder (a dataset's `path` only
     where that folder holds it: else it is a hub id)."""
     for s in config.corpus.sources:
-        s.paths = [str(folder / p) if not Path(p).is_absolute() else p for p in s.paths]
+        s.paths = [os.path.normpath(folder / p) if not Path(p).is_absolute() else p for p in s.paths]
         if s.path and not Path(s.path).is_absolute():
             if s.kind != "dataset" or (folder / s.path).exists():
-                s.path = str(folder / s.path)
+                s.path = os.path.normpath(folder / s.path)
 
 
 def parse_config(data: dict, source: str = "<config>") -> LanguageConfig:

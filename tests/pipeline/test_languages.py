@@ -114,3 +114,13 @@ def test_init_from_a_saved_dataset_uses_its_splits(user_folder, tmp_path):
                                                                    ("test", "test")]
     assert config.corpus.sources[2].label() == "saved-test"
     assert cli.main(["init", "pt", "--dataset", str(saved), "--columns", "en,portuguese", "--force"]) == 2
+
+
+def test_relative_source_paths_are_relative_to_the_language_file(user_folder):
+    user_folder.mkdir()
+    (user_folder / "pt.toml").write_text('[corpus]\n[[corpus.sources]]\nrole = "train"\nkind = "aligned"\n'
+                                         'paths = ["../data/a.en", "b.pt"]\n[[corpus.sources]]\nrole = "test"\n'
+                                         'kind = "dataset"\npath = "org/set"\ncolumns = ["en", "pt"]\n')
+    sources = load_language("pt").corpus.sources
+    assert sources[0].paths == [str(user_folder.parent / "data" / "a.en"), str(user_folder / "b.pt")]
+    assert sources[1].path == "org/set"  # not a local folder: a hub id
