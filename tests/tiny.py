@@ -64,18 +64,22 @@ def save_tiny_model(directory: Path, kind: str = "unigram") -> Path:
 
 EN = ["the cat sleeps on the sofa", "the dog runs in the garden", "a bird sings in the morning"]
 PT = ["o gato dorme no sofá", "o cão corre no jardim", "um pássaro canta de manhã"]
+# held out: the same words in other sentences (test sentences are taken out of the training text)
+EN_TEST = ["the dog sleeps in the garden", "a cat sings in the morning", "the bird runs on the sofa"]
+PT_TEST = ["o cão dorme no jardim", "um gato canta de manhã", "o pássaro corre no sofá"]
 
 
 def corpus_stand_ins() -> list[tuple[object, str, object]]:
-    """(module, attribute, stand-in): three en/pt sentence pairs in place of the Bible, UDHR and
+    """(module, attribute, stand-in): three en/pt sentence pairs (three others for test) in place of the Bible, UDHR and
     word-list packages, for monkeypatch in the tests and for the fault-injection script's children."""
     from polyglot_kd.data import bible, udhr, wordlists
     from polyglot_kd.data.bible import ParallelSet
 
     return [
         (bible, "verses", lambda code, split: (EN if code == "4" else PT) * 10),
-        (bible, "parallel", lambda s, t, split, max_items=None, seed=0: ParallelSet(f"bible-{split}", EN, PT)),
-        (udhr, "parallel", lambda s, t: ParallelSet("udhr", EN[:2], PT[:2])),
+        (bible, "parallel", lambda s, t, split, max_items=None, seed=0: ParallelSet(
+            f"bible-{split}", *((EN_TEST, PT_TEST) if split == "test" else (EN, PT)))),
+        (udhr, "parallel", lambda s, t: ParallelSet("udhr", EN_TEST[:2], PT_TEST[:2])),
         (bible, "translations", lambda: frozenset({"4", "a"})),
         (udhr, "declaration_codes", lambda: ["eng", "por_BR"]),
         (wordlists, "load", lambda name, lang, size: [(w, 1 / len(CORPUS)) for w in CORPUS[:6]]),

@@ -95,20 +95,30 @@ class ParallelSet:
         return len(self.source)
 
 
-def parallel(source: str, target: str, split: str, max_items: int | None = None, seed: int = 0) -> ParallelSet:
-    """Aligned usable verses of one split, duplicates on either side dropped, optionally a fixed sample."""
-    src, tgt = _usable(source), _usable(target)
-    seen_src, seen_tgt, pairs = set(), set(), []
-    for key in sorted(src.keys() & tgt.keys()):
-        if split_of(key[0]) != split:
-            continue
-        s, t = src[key], tgt[key]
-        if s in seen_src or t in seen_tgt:  # the Gospels repeat verses verbatim
+def distinct_pairs(pairs) -> list[tuple[str, str]]:
+    """Pairs in order, dropping any whose source or target sentence was seen before (retrieval needs one
+    gold partner per sentence)."""
+    seen_src, seen_tgt, kept = set(), set(), []
+    for s, t in pairs:
+        if s in seen_src or t in seen_tgt:
             continue
         seen_src.add(s)
         seen_tgt.add(t)
-        pairs.append((s, t))
+        kept.append((s, t))
+    return kept
+
+
+def fixed_sample(pairs: list, max_items: int | None, seed: int = 0) -> list:
+    """At most `max_items` of `pairs`, a sample fixed by `seed`, in their order."""
     if max_items is not None and len(pairs) > max_items:
         keep = sorted(random.Random(seed).sample(range(len(pairs)), max_items))
         pairs = [pairs[i] for i in keep]
+    return pairs
+
+
+def parallel(source: str, target: str, split: str, max_items: int | None = None, seed: int = 0) -> ParallelSet:
+    """Aligned usable verses of one split, duplicates on either side dropped, optionally a fixed sample."""
+    src, tgt = _usable(source), _usable(target)
+    keys = (k for k in sorted(src.keys() & tgt.keys()) if split_of(k[0]) == split)
+    pairs = fixed_sample(distinct_pairs((src[k], tgt[k]) for k in keys), max_items, seed)  # the Gospels repeat verses
     return ParallelSet(f"bible-{split}", [p[0] for p in pairs], [p[1] for p in pairs])

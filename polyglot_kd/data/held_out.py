@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from polyglot_kd.data import bible, udhr
+from polyglot_kd.data import corpora
 from polyglot_kd.data.bible import ParallelSet
 
 
 def held_out_sets(cfg) -> dict[str, ParallelSet]:
-    """{'bible-test': ..., 'udhr': ...} for a LanguageConfig (source side English, target side its language)."""
-    sets = {"bible-test": bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "test")}
-    if cfg.corpus.udhr:
-        sets["udhr"] = udhr.parallel(cfg.corpus.source_udhr, cfg.corpus.udhr)
-    return sets
+    """{'bible-test': ..., 'udhr': ..., <each user test source>: ...} for a LanguageConfig, whole (source side
+    English, target side its language)."""
+    return corpora.test_sets(cfg)

@@ -242,8 +242,14 @@ class Trainer:
         self.save_checkpoint()
         if main:
             plot_curves(self.out / METRICS_FILE, self.out / CURVE_FILE)
-        return {"steps": self.step, "seconds": round(time.time() - started, 1),
-                "train_seconds": round(self.train_seconds, 1), **last}
+        summary = {"steps": self.step, "seconds": round(time.time() - started, 1),
+                   "train_seconds": round(self.train_seconds, 1), **last}
+        if self.step < s.steps:  # only the clock ends a run early (an interruption raises instead)
+            summary["stopped_early"] = budget_note(self.step, s.steps)
+            if main:
+                log.warning("%s: the time budget of %.1f min ran out; the model differs from a run of all %d steps "
+                            "(no budget: time budget 0)", summary["stopped_early"], s.time_budget_s / 60, s.steps)
+        return summary
 
     def _agree(self, used: float, signalled: bool) -> tuple[float, bool]:
         """The main process's clock for everyone (the 'budget' schedule and the time budget must
@@ -281,6 +287,11 @@ class Trainer:
         if self.accelerator.is_main_process:
             with open(self.out / METRICS_FILE, "a") as f:
                 f.write(json.dumps(record) + "\n")
+
+
+def budget_note(done: int, planned: int) -> str:
+    """What a manifest and report say about a run the time budget cut short."""
+    return f"trained {done} of {planned} steps (time budget)"
 
 
 def cpu_has_bf16() -> bool:

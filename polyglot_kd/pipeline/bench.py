@@ -13,7 +13,7 @@ from pathlib import Path
 from polyglot_kd.methods.trim import vocab as trimming
 from polyglot_kd.pipeline.build import Build
 from polyglot_kd.config import LanguageConfig
-from polyglot_kd.data import bible
+from polyglot_kd.data import corpora
 from polyglot_kd.core.loading import load_tokenizer, parameter_count
 from polyglot_kd.sources.teacher import resolve_teacher
 
@@ -25,7 +25,8 @@ def trim_benchmark(config: LanguageConfig, repeats: int = 3) -> dict:
     from polyglot_kd.pipeline.stages import trim
 
     resolve_teacher(config.teacher)  # conversion is a one-off, not part of trimming
-    texts = bible.verses(config.corpus.source_bible, "train") + bible.verses(config.corpus.bible, "train")
+    counting = corpora.train_text(config).counting
+    texts = counting["source"] + counting["target"]
     tokenizer = load_tokenizer(resolve_teacher(config.teacher))
     rates = []
     for _ in range(repeats):
@@ -64,7 +65,7 @@ def encode_benchmark(config: LanguageConfig, workdir: Path, sentences: int = 512
     from polyglot_kd.core.loading import load_model_and_tokenizer
     from polyglot_kd.pipeline.stages.evaluate import models_to_evaluate
 
-    texts = bible.verses(config.corpus.bible, "dev")[:sentences]
+    texts = corpora.dev_set(config).target[:sentences]
     models = {name: load_model_and_tokenizer(path) for name, path in models_to_evaluate(Build(config, Path(workdir) / config.code)).items()}
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(repeats):
@@ -90,7 +91,7 @@ def stack_benchmark(config: LanguageConfig, stacked_dir: Path, items: int = 1000
     from polyglot_kd.core.loading import load_model_and_tokenizer
     from polyglot_kd.methods.stacking.model import StackedModel
 
-    texts = bible.parallel(config.corpus.source_bible, config.corpus.bible, "test", items).target
+    texts = next(iter(corpora.test_sets(config, items).values())).target
     stacked = StackedModel.load(stacked_dir)
     teacher, teacher_tok = load_model_and_tokenizer(resolve_teacher(config.teacher))
     rows = {
@@ -125,7 +126,6 @@ def embed_init_benchmark(config: LanguageConfig, workdir: Path, items: int = 100
     from polyglot_kd.pipeline import speed
 
     from polyglot_kd.methods.embed_init import target_tokenizer
-    from polyglot_kd.data import udhr
 
     model_dir = Build(config, Path(workdir) / config.code).model_dir("embed-init")
     if model_dir is None:
@@ -135,10 +135,7 @@ def embed_init_benchmark(config: LanguageConfig, workdir: Path, items: int = 100
                             f"polyglot-kd build {config.code} --stages trim,embed-init")
     teacher_dir = resolve_teacher(config.teacher)
     teacher_tok, new_tok = load_tokenizer(teacher_dir), load_tokenizer(model_dir)
-    test = bible.parallel(config.corpus.source_bible, config.corpus.bible, "test", items)
-    sets = {"Gospels (held out)": test}
-    if config.corpus.udhr:
-        sets["UDHR"] = udhr.parallel(config.corpus.source_udhr, config.corpus.udhr)
+    sets = corpora.test_sets(config, items)
     result = {"fertility": {}}
     print(f"tokens per word, teacher's tokenizer ({len(teacher_tok):,} pieces) vs embed-init's ({len(new_tok):,}):")
     for name, data in sets.items():

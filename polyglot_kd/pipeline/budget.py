@@ -136,7 +136,7 @@ def budget_config(config, workdir: Path, budget: Budget, compute_points: str | N
     table = read_frontier(path)
     if table.get("language") != config.code:
         raise PolyglotError(f"frontier file {path} is for {table.get('language')!r}, not {config.code!r}")
-    row, why = choose(table, budget, frontier.SELECTION_SET)
+    row, why = choose(table, budget, table.get("selection", frontier.SELECTION_SET))
     point = frontier.point_of(row)
     log.info("budget %s: %s", budget.text, why)
     distill = dataclasses.replace(config.distill, **point.distill_settings(),

@@ -78,8 +78,8 @@ def preflight(config: LanguageConfig, stages: list[str]) -> None:
     problems = []
     for stage in stages:
         problems += stage_module(stage).preflight(config)
-    if problems:
-        raise ConfigError(f"the {config.code} build", problems)
+    if problems:  # several stages check the same corpus: each problem once
+        raise ConfigError(f"the {config.code} build", list(dict.fromkeys(problems)))
 
 
 def run_build(config: LanguageConfig, workdir: Path, stages: list[str], force: set[str] = frozenset()) -> dict[str, dict]:

@@ -32,7 +32,8 @@ POINT_JSON = "point.json"
 DEFAULT_POINTS = "6x384,4x384,6x384r64,5x384r96,4x384r128,4x384r64,6x288r96"
 POINT = re.compile(r"(\d+)(?:x(\d+))?(?:r(\d+))?")
 SELECTION_SET = "bible-dev"
-"""The set a budget picks by: held-out from training, but not the test sets the table reports."""
+"""The set a budget picks by (the dev set: held out from training, but not a test set the table
+reports); a frontier of a user's corpus names its own in the table's `selection`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +83,7 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
 
     from polyglot_kd.pipeline.speed import side_by_side
     from polyglot_kd.pipeline.stages.evaluate import evaluate_model
-    from polyglot_kd.data import bible
+    from polyglot_kd.data import corpora
     from polyglot_kd.tasks import get_task
 
     teacher_dir = resolve_teacher(config.teacher)
@@ -96,8 +97,8 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     out = root / FRONTIER_DIR
     retrieval = get_task("retrieval")
     held_out = retrieval.datasets(config)
-    dev = bible.parallel(config.corpus.source_bible, config.corpus.bible, "dev", config.eval.max_items)
-    task_sets = [(retrieval, held_out + [dataclasses.replace(dev, name=SELECTION_SET)])]
+    dev = corpora.dev_set(config, max_items=config.eval.max_items)
+    task_sets = [(retrieval, held_out + [dev])]
     teacher = evaluate_model(teacher_dir, config, task_sets)
     texts = held_out[0].target[:speed_sentences]
     rows = []
@@ -115,7 +116,7 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
             rows.append(row)
             log.info("frontier %s: %s", point.name, row)
     _mark_pareto(rows, next(iter(teacher["retrieval"])))
-    table = {"language": config.code, "steps": steps, "teacher_params": teacher["params"],
+    table = {"language": config.code, "steps": steps, "teacher_params": teacher["params"], "selection": dev.name,
              "teacher": {d: s["mean"] for d, s in teacher["retrieval"].items()}, "points": rows}
     write_json_atomic(out / FRONTIER_JSON, table)
     (out / FRONTIER_MD).write_text(render(table) + "\n", encoding="utf-8")

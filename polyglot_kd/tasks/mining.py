@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from polyglot_kd.config import LanguageConfig
-from polyglot_kd.data import bible, udhr
+from polyglot_kd.data import corpora
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.tasks.task import Task
 
@@ -58,13 +58,10 @@ def mining_set(pairs: ParallelSet, share: float = DISTRACTOR_SHARE, seed: int = 
 
 
 def datasets(config: LanguageConfig) -> list[tuple[MiningSet, MiningSet]]:
-    """(dev, test) pairs: Acts for the threshold with the Gospels, and with the UDHR where there is one."""
-    c = config.corpus
-    dev = mining_set(bible.parallel(c.source_bible, c.bible, "dev"))
-    sets = [(dev, mining_set(bible.parallel(c.source_bible, c.bible, "test", config.eval.max_items)))]
-    if c.udhr:
-        sets.append((dev, mining_set(udhr.parallel(c.source_udhr, c.udhr))))
-    return sets
+    """(dev, test) pairs: the dev set (Acts) for the threshold with each test set (the Gospels, the UDHR
+    where there is one, the user's)."""
+    dev = mining_set(corpora.dev_set(config))
+    return [(dev, mining_set(data)) for data in corpora.test_sets(config, config.eval.max_items).values()]
 
 
 def margin_candidates(source: np.ndarray, target: np.ndarray, k: int = NEIGHBOURS) -> dict[tuple[int, int], float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from polyglot_kd.config import LanguageConfig
-from polyglot_kd.data import bible, udhr
+from polyglot_kd.data import corpora
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.core.pooling import encode
 from polyglot_kd.tasks.task import Task
@@ -20,11 +20,9 @@ GREATER_IS_BETTER = True
 
 
 def datasets(config: LanguageConfig) -> list[ParallelSet]:
-    """The held-out Gospel verses (a fixed sample) and, where the language has one, the UDHR."""
-    sets = [bible.parallel(config.corpus.source_bible, config.corpus.bible, "test", config.eval.max_items)]
-    if config.corpus.udhr:
-        sets.append(udhr.parallel(config.corpus.source_udhr, config.corpus.udhr))
-    return sets
+    """The held-out Gospel verses and each user test set (a fixed sample of each) and, where the language
+    has one, the UDHR."""
+    return list(corpora.test_sets(config, config.eval.max_items).values())
 
 
 def accuracy(source: np.ndarray, target: np.ndarray) -> dict[str, float]:

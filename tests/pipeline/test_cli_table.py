@@ -89,7 +89,9 @@ def test_a_shared_flag_is_declared_once(flag, shared):
 
 def test_force_is_one_flag_but_build_takes_stages():
     source = inspect.getsource(cli)
-    assert source.count('"--force"') == 2  # the shared store_true one, and build's repeatable --force STAGE
+    # the shared store_true one, build's repeatable --force STAGE, and init's and export-corpus's (overwrite files)
+    assert source.count('"--force"') == 4
+    assert "overwrite" in option(subparser("init"), "--force").help
     for name in ("distill", "embed-init", "stack", "release"):
         assert option(subparser(name), "--force").help == cli.FORCE.options["help"]
     assert option(subparser("build"), "--force").metavar == "STAGE"

@@ -53,3 +53,31 @@ def test_interrupted_distillation_resumes_from_its_checkpoint(tiny_world, monkey
     assert (workdir / "pt" / ".distill.partial" / "checkpoints" / "step-0000003").is_dir()
     done = build.run_build(config, workdir, ["distill"])["distill"]
     assert done["metrics"]["training"]["steps"] == 4 and calls["n"] == 5  # resumed at step 3: one more step
+
+
+def test_a_time_budget_that_stops_training_early_is_a_warning_and_recorded(tiny_world, caplog):
+    from polyglot_kd.config import parse_config
+
+    config, workdir = tiny_world
+    data = config.to_dict()
+    data["distill"] |= {"steps": 50, "time_budget_minutes": 1e-6, "eval_every": 0}
+    config = parse_config(data)
+    with caplog.at_level("WARNING"):
+        manifests = build.run_build(config, workdir, ["trim", "distill", "eval"])
+    note = "trained 1 of 50 steps (time budget)"
+    assert any(r.levelname == "WARNING" and note in r.getMessage() for r in caplog.records)
+    assert manifests["distill"]["metrics"]["stopped_early"] == note
+    report = json.loads((workdir / "pt" / "eval" / "report.json").read_text())
+    assert report["models"]["distill"]["stopped_early"] == note and "stopped_early" not in report["models"]["trim"]
+    assert note in (workdir / "pt" / "eval" / "report.md").read_text()
+
+
+def test_distillation_stops_by_steps_unless_a_budget_is_given():
+    from polyglot_kd import cli
+    from polyglot_kd.methods.bistil.config import DistillConfig
+    from polyglot_kd.methods.stacking.config import StackConfig
+
+    assert DistillConfig().time_budget_minutes == 0 and StackConfig().max_minutes == 0
+    args = cli.build_parser().parse_args(["build", "pt", "--time-budget", "12.5"])
+    assert cli.config_overrides(args, "distill") == {"time_budget_minutes": 12.5}
+    assert cli.config_overrides(cli.build_parser().parse_args(["build", "pt"]), "distill") == {}

@@ -36,10 +36,11 @@ class DistillConfig:
     language file beside the shape it records."""
     steps: int = 1800
     """Optimiser steps (each one batch of one language; the languages alternate)."""
-    time_budget_minutes: float = 29.0
-    """Stop after this many minutes of training (0: no limit); the model is saved either way. With a
-    budget the learning rate decays by whichever is further along, steps or minutes, so a run cut short
-    by the clock still ends annealed. What the default budget keeps: docs/distillation.md."""
+    time_budget_minutes: float = 0.0
+    """Stop after this many minutes of training; 0 (the default): no clock, training stops by `steps`,
+    so the same command gives the same model on any machine. With a budget the learning rate decays by
+    whichever is further along, steps or minutes, so a run cut short by the clock still ends annealed;
+    such a run logs a WARNING and its manifest says "trained N of M steps (time budget)"."""
     batch_size: int = 32
     max_length: int = 128
     lr: float = 1e-4

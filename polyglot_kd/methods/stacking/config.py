@@ -35,9 +35,11 @@ class StackConfig:
     teacher_sides: list[str] = field(default_factory=lambda: ["source"])
     """Sides the backbone reads as the teacher (the loss averages over them): 'source' (English), 'target'."""
     steps: int = 3000
-    """Training steps at most (training also stops at max_minutes)."""
-    max_minutes: float = 10.0
-    """Wall-clock budget of the training loop in minutes (0 = no limit)."""
+    """Training steps (a max_minutes budget may stop training earlier)."""
+    max_minutes: float = 0.0
+    """Wall-clock budget of the training loop in minutes; 0 (the default): no clock, training stops by
+    `steps`, so the same command gives the same model on any machine. A run the budget cuts short logs a
+    WARNING and its manifest says "trained N of M steps (time budget)"."""
     batch_size: int = 32
     lr: float = 1e-3
     """Learning rate of the projection and entry norm (trained from scratch)."""

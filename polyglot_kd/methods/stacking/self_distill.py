@@ -188,5 +188,6 @@ def train(model: StackedModel, pairs: ParallelSet, cfg: StackConfig, languages: 
         measure(step, sum(recent) / len(recent) if recent else None)
     return {"init_r2": r2, "steps": step, "train_seconds": summary["train_seconds"],
             "stopped_by": "steps" if step >= cfg.steps else "time",
+            **({"stopped_early": summary["stopped_early"]} if "stopped_early" in summary else {}),
             "final_loss": sum(recent) / len(recent) if recent else summary.get("loss"),
             "examples": step * cfg.batch_size, "curve": points, "device": str(trainer.accelerator.device)}

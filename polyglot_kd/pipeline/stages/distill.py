@@ -25,7 +25,7 @@ from polyglot_kd.config import LanguageConfig
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.files import inputs_hash
 from polyglot_kd.core.loading import load_encoder, load_tokenizer, parameter_count
-from polyglot_kd.data import bible
+from polyglot_kd.data import corpora
 from polyglot_kd.engine.sharding import Share, processes, too_many_processes
 from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
 from polyglot_kd.methods.bistil import objective
@@ -47,13 +47,16 @@ TEACHER_STAGE = "trim"  # the model distilled from
 def inputs(build: Build) -> dict:
     c = build.config
     base = base_stage(build, required=False)
-    return {"corpus": vars(c.corpus), "distill": vars(c.distill),
+    return {"corpus": corpora.fingerprint(c), "distill": vars(c.distill),
             "base": base and (build.manifest(base) or {}).get("inputs_hash"), "base_stage": base,
             "teacher": (build.manifest(TEACHER_STAGE) or {}).get("inputs_hash")}
 
 
 def preflight(config: LanguageConfig) -> list[str]:
     problems = corpus_problems(config)
+    if not problems and not len(corpora.train_text(config).pairs):
+        problems.append("distill: the training text has no parallel pairs (monolingual text only counts for "
+                        "the vocabulary); name an aligned, tsv, tmx or dataset source with role = 'train'")
     if "embed-init" in config.stages and not config.distill.aligned_losses and not sentence_level_weight(config.distill):
         problems.append(NO_SENTENCE_LOSS)
     shares = too_many_processes(processes().num_processes, config.distill.batch_size, "batch (distill.batch_size)")
@@ -120,7 +123,8 @@ def run(build: Build, out: Path) -> dict:
     objective.no_dropout(student.model)
     trainable = objective.DistillStudent(student.model, student.hidden_projection)
 
-    pairs = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "train")
+    train = corpora.train_text(cfg)
+    pairs = train.pairs
     batches = objective.BilingualBatches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps), grad_accum=d.grad_accum,
                              checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=d.seed,
@@ -135,7 +139,7 @@ def run(build: Build, out: Path) -> dict:
     trainer = Trainer(out, trainable, loss_fn, settings, accelerator=accelerator,
                       config_hash=inputs_hash({"distill": vars(d), "base": str(base)}))
     if d.eval_every and accelerator.is_main_process:  # the engine evaluates on the main process only
-        dev = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "dev", max_items=d.eval_items)
+        dev = corpora.dev_set(cfg, max_items=d.eval_items)
         trainer.evaluate = objective.dev_retrieval(dev, cfg.eval.prefix, student.model, tokenizer, teacher,
                                                    teacher_tokenizer, max_length=d.max_length)
     log.info("student: teacher layers %s, %s parameters (teacher %s); %d parallel training verses, %d process(es)",
@@ -157,4 +161,6 @@ def run(build: Build, out: Path) -> dict:
         "params_base": parameter_count(teacher),
         "loss_weights": {key: getattr(d, key) for key in LOSS_WEIGHTS},  # as trained (embed-init drops some)
         "training": summary,
+        **train.record(),
+        **({"stopped_early": summary["stopped_early"]} if "stopped_early" in summary else {}),
     }

@@ -19,7 +19,7 @@ from polyglot_kd.methods.embed_init import target_tokenizer
 from polyglot_kd.methods.embed_init import word_vectors
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
-from polyglot_kd.data import bible
+from polyglot_kd.data import corpora
 from polyglot_kd.data.held_out import held_out_sets
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.errors import PolyglotError
@@ -40,13 +40,13 @@ def inputs(build: Build) -> dict:
     if e.vectors and Path(e.vectors).is_file():
         st = Path(e.vectors).stat()
         vectors = {"path": str(Path(e.vectors).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    return {"corpus": vars(c.corpus), "embed_init": vars(e), "vectors_file": vectors,
+    return {"corpus": corpora.fingerprint(c), "embed_init": vars(e), "vectors_file": vectors,
             "base": (build.manifest(UPSTREAM) or {}).get("inputs_hash")}
 
 
 def tokenizer_texts(config: LanguageConfig) -> list[str]:
-    return target_tokenizer.mixed_text(bible.verses(config.corpus.source_bible, "train"),
-                                       bible.verses(config.corpus.bible, "train"),
+    counting = corpora.train_text(config).counting
+    return target_tokenizer.mixed_text(counting["source"], counting["target"],
                                        config.embed_init.source_share, config.embed_init.seed)
 
 
@@ -139,10 +139,10 @@ def _vectors(cfg: LanguageConfig, langs: tuple[str, str]):
     if e.vectors:
         path, origin = Path(e.vectors), "file"
     else:
-        pairs = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "train")
+        pairs = corpora.train_text(cfg).pairs
         path = word_vectors.build_default(pairs.source, pairs.target, langs, e.vector_dim, e.fasttext_epochs,
                                           e.min_count, e.seed)
-        origin = "built: fastText skipgram on a pseudo-bilingual corpus of the parallel training verses"
+        origin = "built: fastText skipgram on a pseudo-bilingual corpus of the parallel training pairs"
     vectors = word_vectors.load(str(path), e.vectors_format)
     if e.vector_dim and vectors.dim != e.vector_dim:
         raise PolyglotError(f"embed_init.vectors: {path} holds {vectors.dim}-dimensional vectors, expected "

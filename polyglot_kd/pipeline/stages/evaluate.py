@@ -19,6 +19,7 @@ from polyglot_kd.methods.stacking import model as stacking
 from polyglot_kd.core.files import model_fingerprint, write_json_atomic
 from polyglot_kd.pipeline.build import Build, model_identity
 from polyglot_kd.config import LanguageConfig
+from polyglot_kd.data import corpora
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.loading import load_encoder, load_model_and_tokenizer, parameter_count
 from polyglot_kd.core.paths import cache_dir
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 def inputs(build: Build) -> dict:
     c = build.config
     models = {stage: model_identity(build.manifest(stage) or {}) for stage in build.finished_models() if stage != "eval"}
-    return {"teacher": c.teacher, "corpus": vars(c.corpus), "eval": vars(c.eval), "models": models}
+    return {"teacher": c.teacher, "corpus": corpora.fingerprint(c), "eval": vars(c.eval), "models": models}
 
 
 def preflight(config: LanguageConfig) -> list[str]:
@@ -122,6 +123,8 @@ def run(build: Build, out: Path) -> dict:
     for name, path in models_to_evaluate(build).items():
         log.info("evaluating %s (%s)", name, path)
         results[name] = evaluate_model(path, cfg, task_sets)
+        if note := ((build.manifest(name) or {}).get("metrics") or {}).get("stopped_early"):
+            results[name]["stopped_early"] = note  # a clock-capped model is not the model of its steps
     teacher_params = results["teacher"]["params"]
     for r in results.values():
         r["param_ratio"] = r["params"] / teacher_params

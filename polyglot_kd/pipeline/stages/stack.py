@@ -19,7 +19,7 @@ from polyglot_kd.methods.stacking import self_distill as stack_train
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.pipeline.stages import STAGES
-from polyglot_kd.data import bible
+from polyglot_kd.data import corpora
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.loading import load_model_and_tokenizer, parameter_count
@@ -72,7 +72,7 @@ def inputs(build: Build) -> dict:
     name = backbone_name(build)
     upstream = (build.manifest(name) or {}).get("inputs_hash") if name in STAGES else None
     return {"stack": vars(c.stack), "backbone": name, "backbone_inputs": upstream, "source": c.source,
-            "corpus": vars(c.corpus), "prefix": c.eval.prefix}
+            "corpus": corpora.fingerprint(c), "prefix": c.eval.prefix}
 
 
 def preflight(config: LanguageConfig) -> list[str]:
@@ -94,8 +94,10 @@ def run(build: Build, out: Path) -> dict:
         backbone_path = resolve_backbone(build)
         backbone, tokenizer = load_model_and_tokenizer(backbone_path)
         model = StackedModel(backbone, tokenizer, mt, langs[sc.student_side], sc.enter_layer, sc.trainable_layers)
-        pairs = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, "train")
-        curve = bible.parallel(cfg.corpus.source_bible, cfg.corpus.bible, sc.curve_split, sc.curve_items, seed=1)
+        train = corpora.train_text(cfg)
+        pairs = train.pairs
+        curve = (corpora.dev_set(cfg, sc.curve_items, seed=1) if sc.curve_split == "dev"
+                 else next(iter(corpora.test_sets(cfg, sc.curve_items, seed=1).values())))
     log.info("stacking %s (%d-wide, reads %s) under %s at layer %d; %d trainable parameters; %d training pairs",
              mt.spec, mt.width, langs[sc.student_side], backbone_path, sc.enter_layer,
              parameter_count(model.trainable_parameters()), len(pairs))
@@ -112,6 +114,6 @@ def run(build: Build, out: Path) -> dict:
         "params_backbone": model.route_parameters(cfg.source),
         "params_mt_encoder": mt.parameter_count(),
         "params_trainable": parameter_count(model.trainable_parameters()),
-        "training_pairs": len(pairs),
+        **train.record(),
         "timings": timer.seconds,
     }

@@ -20,7 +20,7 @@ from polyglot_kd.methods.trim import characters
 from polyglot_kd.methods.trim import vocab as trimming
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
-from polyglot_kd.data import bible, wordlists
+from polyglot_kd.data import corpora, wordlists
 from polyglot_kd.data.held_out import held_out_sets
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.loading import load_encoder, load_tokenizer, parameter_count
@@ -35,7 +35,7 @@ KEPT_IDS = "kept_ids.npy"  # teacher ids of the kept tokens, in the trimmed mode
 def inputs(build: Build) -> dict:
     c = build.config
     return {"teacher": c.teacher, "teacher_weights": weights_digest(c.teacher), "source": c.source,
-            "corpus": vars(c.corpus), "trim": vars(c.trim)}
+            "corpus": corpora.fingerprint(c), "trim": vars(c.trim)}
 
 
 def preflight(config: LanguageConfig) -> list[str]:
@@ -68,8 +68,8 @@ def run(build: Build, out: Path) -> dict:
         tokenizer = load_tokenizer(teacher_dir)
         trimming.tokenizer_kind(tokenizer)
         tok_file = teacher_dir / "tokenizer.json"
-        texts = {"source": bible.verses(cfg.corpus.source_bible, "train"),
-                 "target": bible.verses(cfg.corpus.bible, "train")}
+        train = corpora.train_text(cfg)
+        texts = train.counting
     with timer("count"):
         counts = {side: corpus_counts(tokenizer, tok_file, t, f"counting {side} tokens") for side, t in texts.items()}
         general = {
@@ -116,6 +116,7 @@ def run(build: Build, out: Path) -> dict:
         "params_after": params_after,
         "param_ratio": params_after / params_before,
         "training_lines": sum(map(len, texts.values())),
+        **train.record(),
         "training_tokens": int(sum(c.sum() for c in counts.values())),
         "trim_seconds": trimming_seconds,
         "timings": timer.seconds,

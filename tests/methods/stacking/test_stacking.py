@@ -104,6 +104,7 @@ def test_time_budget_stops_training(parts):
     cfg = StackConfig(steps=10_000, batch_size=4, max_minutes=0.02, eval_every=0)
     metrics = stack_train.train(model, ParallelSet("t", EN, PT), cfg, {"source": "en", "target": "pt"})
     assert metrics["stopped_by"] == "time" and 0 < metrics["steps"] < 10_000
+    assert metrics["stopped_early"] == f"trained {metrics['steps']} of 10000 steps (time budget)"
 
 
 def test_interrupted_stack_training_resumes_to_the_uninterrupted_state(parts, tmp_path, monkeypatch):
@@ -158,11 +159,12 @@ def test_interrupted_stack_training_resumes_to_the_uninterrupted_state(parts, tm
 @pytest.fixture
 def tiny_build(parts, tmp_path, monkeypatch):
     monkeypatch.setenv("POLYGLOT_KD_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(bible, "verses", lambda code, split: (EN if code == "4" else PT) * 10)
-    monkeypatch.setattr(bible, "parallel", lambda s, t, split, max_items=None, seed=0: ParallelSet(f"bible-{split}", EN, PT))
+    monkeypatch.setattr(bible, "verses", lambda code, split: (EN[:-2] if code == "4" else PT[:-2]) * 10)
+    monkeypatch.setattr(bible, "parallel", lambda s, t, split, max_items=None, seed=0: ParallelSet(
+        f"bible-{split}", *((EN[-2:], PT[-2:]) if split == "test" else (EN[:-2], PT[:-2]))))  # test: held out
     monkeypatch.setattr(bible, "translations", lambda: frozenset({"4", "a"}))
     monkeypatch.setattr(udhr, "declaration_codes", lambda: ["eng", "por_BR"])
-    monkeypatch.setattr(udhr, "parallel", lambda s, t: ParallelSet("udhr", EN[:4], PT[:4]))
+    monkeypatch.setattr(udhr, "parallel", lambda s, t: ParallelSet("udhr", ["a cat sleeps"], ["um gato dorme"]))
     monkeypatch.setattr(wordlists, "load", lambda name, lang, size: [(w, 1 / len(CORPUS)) for w in CORPUS[:6]])
 
     def config(**stack):
