@@ -12,7 +12,6 @@ Both take the model's own tokenizer, so the tokens are the same as the float mod
 from __future__ import annotations
 
 import copy
-import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,8 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-log = logging.getLogger(__name__)
 
 ONNX_DIR = "onnx"
 ONNX_INT8 = "model_int8.onnx"
@@ -107,21 +104,13 @@ def export_and_measure(model_dir: Path, folder: Path, teacher_dir: Path, dataset
     import functools
 
     from polyglot_kd.core.loading import load_model_and_tokenizer
-    from polyglot_kd.core.pooling import encode
-    from polyglot_kd.pipeline.speed import rates
-    from polyglot_kd.tasks.retrieval import accuracy
+    from polyglot_kd.pipeline.speed import beside_model
 
     model, tokenizer = load_model_and_tokenizer(model_dir)
     path = export_onnx_int8(model, tokenizer, folder / ONNX_DIR)
-    kwargs = dict(batch_size=batch_size, max_length=max_length, prefix=prefix)
-    quantised = functools.partial(OnnxEncoder(path, tokenizer), **kwargs)
-    scores = {d.name: accuracy(quantised(d.source), quantised(d.target)) for d in datasets}
-    teacher = load_model_and_tokenizer(teacher_dir)
-    per_second = rates({"int8": quantised, "model": functools.partial(encode, model, tokenizer, **kwargs),
-                        "teacher": functools.partial(encode, *teacher, **kwargs)},
-                       speed_texts, batch_size=batch_size, rounds=rounds) if speed_texts else {}
-    log.info("int8 export %s: %s; sentences/s %s", path, {k: round(v["mean"], 4) for k, v in scores.items()}, per_second)
+    quantised = functools.partial(OnnxEncoder(path, tokenizer), batch_size=batch_size, max_length=max_length,
+                                  prefix=prefix)
+    measured = beside_model("int8", quantised, model, tokenizer, teacher_dir, datasets, speed_texts,
+                            batch_size=batch_size, max_length=max_length, prefix=prefix, rounds=rounds)
     return {"file": f"{ONNX_DIR}/{ONNX_INT8}", "bytes": path.stat().st_size, "route": "onnxruntime dynamic int8",
-            "per_channel": PER_CHANNEL, "scores": scores, "sentences_per_second": per_second,
-            "speedup": per_second["int8"] / per_second["teacher"] if per_second else None,
-            "speedup_vs_model": per_second["int8"] / per_second["model"] if per_second else None}
+            "per_channel": PER_CHANNEL, **measured}

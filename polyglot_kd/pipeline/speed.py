@@ -59,3 +59,21 @@ def rates(encoders: dict[str, Callable[[list[str]], object]], texts: list[str], 
                 encoders[name](batch)
                 best[name][b] = min(best[name][b], time.perf_counter() - start)
     return {name: len(texts) / sum(seconds) for name, seconds in best.items()}
+
+
+def beside_model(name: str, run: Callable[[list[str]], object], model, tokenizer, teacher_dir: Path, datasets,
+                 speed_texts: list[str], *, batch_size: int, max_length: int, prefix: str, rounds: int) -> dict:
+    """An export of a model (`run`: texts -> normalised embeddings) scored on `datasets` (retrieval)
+    and timed in one run beside the model it came from and the teacher."""
+    from polyglot_kd.tasks.retrieval import accuracy
+
+    scores = {d.name: accuracy(run(d.source), run(d.target)) for d in datasets}
+    kwargs = dict(batch_size=batch_size, max_length=max_length, prefix=prefix)
+    teacher = load_model_and_tokenizer(teacher_dir)
+    per_second = rates({name: run, "model": functools.partial(encode, model, tokenizer, **kwargs),
+                        "teacher": functools.partial(encode, *teacher, **kwargs)},
+                       speed_texts, batch_size=batch_size, rounds=rounds) if speed_texts else {}
+    log.info("%s: %s; sentences/s %s", name, {k: round(v["mean"], 4) for k, v in scores.items()}, per_second)
+    return {"scores": scores, "sentences_per_second": per_second,
+            "speedup": per_second[name] / per_second["teacher"] if per_second else None,
+            "speedup_vs_model": per_second[name] / per_second["model"] if per_second else None}

@@ -8,30 +8,27 @@ no attention at inference. The release ships it under `static/` (model2vec's own
 
 from __future__ import annotations
 
-import functools
-import logging
 from pathlib import Path
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 STATIC_DIR = "static"
 PCA_DIMS = 256
 """Dimensions of the static vectors (model2vec's default; the encoder's width is the most it can be)."""
 
 
-def distil_static(model_dir: Path, out: Path):
+def distil_static(model, tokenizer, out: Path):
     from model2vec.distill import distill_from_model
 
-    from polyglot_kd.core.loading import load_model_and_tokenizer
-
-    model, tokenizer = load_model_and_tokenizer(model_dir)
-    static = distill_from_model(model, tokenizer, pca_dims=min(PCA_DIMS, model.config.hidden_size), device="cpu")
+    static = distill_from_model(model, tokenizer, pca_dims=dimensions(model), device="cpu")
     partial = out.with_name(out.name + ".partial")
     static.save_pretrained(str(partial))
     partial.replace(out)
     return static
+
+
+def dimensions(model) -> int:
+    return min(PCA_DIMS, model.config.hidden_size)
 
 
 def normalised(static, texts, batch_size: int = 64) -> np.ndarray:
@@ -44,25 +41,16 @@ def export_and_measure(model_dir: Path, folder: Path, teacher_dir: Path, dataset
     """Write `folder/static/`, score it on `datasets` (retrieval) and time it beside the encoder it was
     distilled from and the teacher, in one run."""
     from polyglot_kd.core.loading import load_model_and_tokenizer
-    from polyglot_kd.core.pooling import encode
-    from polyglot_kd.pipeline.speed import rates
-    from polyglot_kd.tasks.retrieval import accuracy
+    from polyglot_kd.pipeline.speed import beside_model
 
     out = folder / STATIC_DIR
-    static = distil_static(model_dir, out)
+    model, tokenizer = load_model_and_tokenizer(model_dir)
+    static = distil_static(model, tokenizer, out)
 
     def run(texts):
         return normalised(static, [prefix + t for t in texts], batch_size)
 
-    scores = {d.name: accuracy(run(d.source), run(d.target)) for d in datasets}
-    kwargs = dict(batch_size=batch_size, max_length=max_length, prefix=prefix)
-    model, teacher = load_model_and_tokenizer(model_dir), load_model_and_tokenizer(teacher_dir)
-    per_second = rates({"static": run, "model": functools.partial(encode, *model, **kwargs),
-                        "teacher": functools.partial(encode, *teacher, **kwargs)},
-                       speed_texts, batch_size=batch_size, rounds=rounds) if speed_texts else {}
-    log.info("static model %s: %s; sentences/s %s", out, {k: round(v["mean"], 4) for k, v in scores.items()}, per_second)
+    measured = beside_model("static", run, model, tokenizer, teacher_dir, datasets, speed_texts,
+                            batch_size=batch_size, max_length=max_length, prefix=prefix, rounds=rounds)
     return {"folder": STATIC_DIR, "bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file()),
-            "route": f"model2vec distillation, {min(PCA_DIMS, model[0].config.hidden_size)} dimensions",
-            "scores": scores, "sentences_per_second": per_second,
-            "speedup": per_second["static"] / per_second["teacher"] if per_second else None,
-            "speedup_vs_model": per_second["static"] / per_second["model"] if per_second else None}
+            "route": f"model2vec distillation, {dimensions(model)} dimensions", **measured}
