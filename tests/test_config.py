@@ -27,7 +27,7 @@ def test_every_language_file_is_valid(code):
 def test_unknown_language_lists_known_ones():
     with pytest.raises(PolyglotError) as err:
         load_language("px")
-    assert "unknown language code 'px'" in str(err.value) and "known: ar, de" in str(err.value)
+    assert "unknown language code 'px'" in str(err.value) and "known: ar, bn, de" in str(err.value)
 
 
 def test_typos_are_all_reported_at_once(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from polyglot_kd.core.errors import did_you_mean
+from polyglot_kd.data.wordlists import is_wordlist_name
 
 TRIM_RULES = ("top_n", "min_frequency", "threshold")
 
@@ -51,6 +52,7 @@ class TrimConfig:
             problems.append(f"trim.general_weight: {self.general_weight} must be in [0, 1]")
         for key in ("source_wordlists", "target_wordlists"):
             for name in getattr(self, key):
-                if name != "wordfreq" and not name.startswith("hunspell:"):
-                    problems.append(f"trim.{key}: {name!r} is neither 'wordfreq' nor 'hunspell:<debian package>'")
+                if not is_wordlist_name(name):
+                    problems.append(f"trim.{key}: {name!r} is none of 'wordfreq', 'wordfreq:<code>', "
+                                    "'hunspell:<debian package>'")
         return problems
