@@ -45,6 +45,12 @@ class EmbedInitConfig:
     bli_pairs: str = "freedict"
     """Held-out lexicon for the alignment check (BLI precision@1): 'freedict' (Debian
     dict-freedict-eng-<iso3>, where there is one) or '' to skip it."""
+    warmup_steps: int = 0
+    """Steps of embedding warm-up after initialisation: the new embeddings train with the body frozen,
+    towards the trimmed model, with the distill stage's word-aligned losses over every layer (what OFA's
+    continued pretraining does, briefly); 0 = none."""
+    warmup_lr: float = 1e-3
+    """Peak learning rate of the warm-up (only embeddings train, so it can be higher than distillation's)."""
     seed: int = 0
 
     def check(self) -> list[str]:
@@ -66,6 +72,10 @@ class EmbedInitConfig:
         for key in ("fasttext_epochs", "min_count", "top_k"):
             if getattr(self, key) < 1:
                 problems.append(f"embed_init.{key}: {getattr(self, key)} must be >= 1")
+        if self.warmup_steps < 0:
+            problems.append(f"embed_init.warmup_steps: {self.warmup_steps} must be >= 0 (0 = no warm-up)")
+        if not self.warmup_lr > 0:
+            problems.append(f"embed_init.warmup_lr: {self.warmup_lr} must be > 0")
         if not self.temperature > 0:
             problems.append(f"embed_init.temperature: {self.temperature} must be > 0")
         if self.bli_pairs not in ("freedict", ""):

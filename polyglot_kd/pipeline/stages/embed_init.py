@@ -2,21 +2,25 @@
 
 Trains a sentencepiece unigram tokenizer on the target's training verses (with English mixed in),
 initialises its embeddings with the method of `[embed_init]` (OFA by default, in factorised form at
-`rank`), and writes the trimmed model's layers under the new embedding as `model/`. The distill stage
+`rank`), and writes the trimmed model's layers under the new embedding as `model/`. With
+`warmup_steps`, the new embeddings then train alone (body frozen) towards the trimmed model
+(`methods/embed_init/warmup.py`), and the dev retrieval before and after is recorded. The distill stage
 then starts its student from this model (and keeps the trimmed model as its teacher).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import shutil
 from pathlib import Path
 
+from polyglot_kd.core.files import inputs_hash
+from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
+from polyglot_kd.methods.bistil import objective
 from polyglot_kd.methods.embed_init import initialise as embed_init
-
-from polyglot_kd.methods.embed_init import target_tokenizer
-
-from polyglot_kd.methods.embed_init import word_vectors
+from polyglot_kd.methods.embed_init import target_tokenizer, warmup, word_vectors
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import corpora
@@ -125,6 +129,10 @@ def run(build: Build, out: Path) -> dict:
         model = embed_init.build_model(source, result, primitives, new_tok.pad_token_id)
         model.save_pretrained(out / MODEL_DIR, safe_serialization=True)
     report["tokens"] = result.counts
+    if e.warmup_steps:
+        with timer("warmup"):
+            report["warmup"] = _warm_up(cfg, model, new_tok, base, out)
+        model.save_pretrained(out / MODEL_DIR, safe_serialization=True)
     with timer("fertility"):
         report["fertility"] = held_out_fertility(cfg, source_tok, new_tok)
     (out / INIT_REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False))
@@ -132,6 +140,50 @@ def run(build: Build, out: Path) -> dict:
     return {**report, "params": parameter_count(model), "params_base": parameter_count(source),
             "embedding_params": embed_init.embedding_parameters(model),
             "embedding_params_base": embed_init.embedding_parameters(source), "timings": timer.seconds}
+
+
+WARMUP_DIR = "warmup"  # the warm-up's metrics and loss curve
+
+
+def _warm_up(cfg: LanguageConfig, model, tokenizer, teacher_dir: Path, out: Path) -> dict:
+    """Train `model`'s word embeddings alone towards the trimmed model at `teacher_dir`, with the distill
+    stage's batches and losses (word-aligned: the tokenizers differ) over every layer; in place."""
+    e = cfg.embed_init
+    d = dataclasses.replace(cfg.distill, steps=e.warmup_steps, lr=e.warmup_lr)
+    eager = {"attn_implementation": "eager"} if d.attention_weight else {}  # attention maps need eager
+    teacher = load_encoder(teacher_dir, **eager)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    teacher_tokenizer = load_tokenizer(teacher_dir)
+    student = load_encoder(out / MODEL_DIR, **eager)  # a copy: dropout off here, kept in the saved model
+    objective.no_dropout(student)
+    trained = warmup.train_embeddings_only(student)
+    layers = list(range(teacher.config.num_hidden_layers))
+    batches = objective.BilingualBatches(corpora.train_text(cfg).pairs, d.batch_size, d.seed)
+    settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps),
+                             checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=e.seed,
+                             cpu_bf16=d.cpu_bf16)
+    accelerator = make_accelerator(1)
+    teacher.to(accelerator.device)
+    trainer = None
+    loss_fn = objective.make_loss_fn(d, teacher, lambda: trainer.module, layers, tokenizer, batches,
+                                     accelerator.device, teacher_tokenizer)
+    trainer = Trainer(out / WARMUP_DIR, objective.DistillStudent(student), loss_fn, settings,
+                      accelerator=accelerator, config_hash=inputs_hash({"embed_init": vars(e), "distill": vars(d)}))
+    dev = corpora.dev_set(cfg, max_items=d.eval_items)
+    evaluate = objective.dev_retrieval(dev, cfg.eval.prefix, student, tokenizer, teacher, teacher_tokenizer,
+                                       max_length=d.max_length)
+    before = evaluate()
+    trainer.evaluate = evaluate
+    summary = trainer.train()
+    warmed = trainer.accelerator.unwrap_model(trainer.module).encoder
+    after = evaluate()
+    warmup.copy_embeddings(warmed, model)
+    shutil.rmtree(out / WARMUP_DIR / CHECKPOINTS, ignore_errors=True)
+    log.info("embedding warm-up, %d steps: dev retrieval %.1f -> %.1f", d.steps, 100 * before["dev_retrieval"],
+             100 * after["dev_retrieval"])
+    return {"steps": d.steps, "lr": d.lr, "trained": trained, "dev_before": before, "dev_after": after,
+            "training": summary}
 
 
 def _vectors(cfg: LanguageConfig, langs: tuple[str, str]):

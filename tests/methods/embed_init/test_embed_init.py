@@ -308,3 +308,29 @@ def test_a_saved_factorised_model_loads_without_polyglot_kd(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     name, values = out.stdout.strip().split(" ", 1)
     assert name == "FactorisedBertModel" and np.allclose(json.loads(values), expected, atol=1e-5)
+
+
+def test_warm_up_trains_the_new_embeddings_alone_and_records_dev_retrieval(world):
+    data, workdir = world
+    data["embed_init"]["warmup_steps"] = 4
+    manifests = build.run_build(parse_config(data), workdir, ["trim", "embed-init"])
+    warm = manifests["embed-init"]["metrics"]["warmup"]
+    assert warm["steps"] == 4 and warm["training"]["steps"] == 4
+    assert set(warm["trained"]) == {"embeddings.word_embeddings.coordinates", "embeddings.word_embeddings.primitives"}
+    assert {"dev_retrieval", "dev_retention"} <= set(warm["dev_before"]) and "dev_retrieval" in warm["dev_after"]
+    warmed = load_encoder(workdir / "pt" / "embed-init" / "model").state_dict()
+    trimmed = load_encoder(workdir / "pt" / "trim" / "model").state_dict()
+    body = [k for k in warmed if "word_embeddings" not in k]
+    assert body and all(torch.equal(warmed[k], trimmed[k]) for k in body)  # the body stayed frozen
+    cold_dir = workdir / "cold"
+    data["embed_init"]["warmup_steps"] = 0
+    build.run_build(parse_config(data), cold_dir, ["trim", "embed-init"])
+    cold = load_encoder(cold_dir / "pt" / "embed-init" / "model").state_dict()
+    assert not torch.equal(cold["embeddings.word_embeddings.coordinates"], warmed["embeddings.word_embeddings.coordinates"])
+    assert load_encoder(workdir / "pt" / "embed-init" / "model").config.hidden_dropout_prob == \
+        load_encoder(workdir / "pt" / "trim" / "model").config.hidden_dropout_prob  # dropout kept for later fine-tuning
+
+
+def test_warm_up_settings_are_checked():
+    problems = EmbedInitConfig(warmup_steps=-1, warmup_lr=0).check()
+    assert any("embed_init.warmup_steps: -1" in p for p in problems) and any("embed_init.warmup_lr: 0" in p for p in problems)
