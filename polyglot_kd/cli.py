@@ -46,6 +46,7 @@ EPILOG = """examples:
   polyglot-kd languages                       the language files and whether they are valid
   polyglot-kd summary                         teacher vs trimmed model, every language built
   polyglot-kd bench trim pt                   trimming time and token-counting throughput
+  polyglot-kd bench count pt                  counting 1M pairs from a memory-mapped file: speed, peak memory
   polyglot-kd release sw                      the evaluated sw model as a folder ready to publish
   polyglot-kd leaderboard                     eval/leaderboard.md, .csv, .html from every build's report
   polyglot-kd stack pt --mt-encoder embedded --enter-layer 0     stack the pt-reading MT encoder under the model
@@ -279,6 +280,10 @@ def cmd_bench(args) -> None:
         bench.trim_benchmark(config, repeats=args.repeats)
     elif args.bench_command == "embed-init":
         bench.embed_init_benchmark(config, args.workdir, args.items, args.repeats)
+    elif args.bench_command == "count":
+        if args.pairs < 1:
+            raise PolyglotError(f"--pairs: {args.pairs} must be >= 1")
+        bench.count_benchmark(config, args.pairs, small=min(100_000, args.pairs))
     elif args.bench_command == "stack":
         model = args.model or stage_path(args.workdir, args.language, "stack", model=True)
         bench.stack_benchmark(config, Path(model), args.items, args.repeats)
@@ -648,6 +653,9 @@ COMMANDS = (
                 args=(LANGUAGE, WORKDIR, REPEATS)),
         Command("embed-init", cmd_bench, "fertility and encoding speed: the embed-init model vs the teacher",
                 args=(LANGUAGE, WORKDIR, ITEMS, REPEATS)),
+        Command("count", cmd_bench, "token counting at scale: throughput and peak memory on a corpus of --pairs pairs "
+                "(the training pairs repeated), read from a memory-mapped Arrow file and from lists",
+                args=(LANGUAGE, arg("--pairs", type=int, default=1_000_000, help="corpus size (default: 1,000,000)"))),
         Command("stack", cmd_bench, "parameters and encoding throughput: stacked model vs teacher",
                 args=(LANGUAGE, arg("--model", help="stacked model directory (default: <workdir>/<lang>/stack/model)"),
                       WORKDIR, ITEMS, REPEATS)),

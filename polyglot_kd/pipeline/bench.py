@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -143,6 +146,7 @@ def embed_init_benchmark(config: LanguageConfig, workdir: Path, items: int = 100
             old, new = target_tokenizer.fertility(teacher_tok, texts), target_tokenizer.fertility(new_tok, texts)
             result["fertility"][f"{name}/{lang}"] = {"teacher": old, "embed_init": new}
             print(f"  {name:20} {lang}: {old:.3f} -> {new:.3f} ({new / old:.2f}x)")
+    test = next(iter(sets.values()))  # the held-out verses
     timing = speed.side_by_side(model_dir, teacher_dir, test.target, rounds=repeats, prefix=config.eval.prefix)
     result["speed"] = {"model": timing.model_per_second, "teacher": timing.teacher_per_second}
     print(f"encoding {len(test.target)} held-out {config.code} verses, batch 64, {torch.get_num_threads()} threads, "
@@ -151,3 +155,91 @@ def embed_init_benchmark(config: LanguageConfig, workdir: Path, items: int = 100
     print(f"  embed-init  {timing.model_per_second:8.1f} sentences/s  "
           f"{timing.model_per_second / timing.teacher_per_second:.2f}x the teacher")
     return result
+
+
+def repeated_pairs(source: list[str], target: list[str], size: int, seed: int = 0):
+    """`size` pairs drawn from the given ones: whole passes over them, each in a new shuffled order."""
+    import random
+
+    rng = random.Random(seed)
+    order = list(range(len(source)))
+    made = 0
+    while made < size:
+        rng.shuffle(order)
+        for i in order[: size - made]:
+            yield source[i], target[i]
+        made += min(len(order), size - made)
+
+
+def _count_in_child(mode: str, path: Path, tokenizer_dir: Path, rows: int) -> dict:
+    """Count one pairs file's tokens in a fresh Python process and report its own peak memory: 'arrow'
+    reads the memory-mapped file batch by batch, 'lists' first loads every sentence into lists (what the
+    corpus layer does today)."""
+    code = (
+        "import json, resource, sys, time\n"
+        "from pathlib import Path\n"
+        "from polyglot_kd.pipeline.bench import count_here\n"
+        "print(json.dumps(count_here(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))))\n")
+    done = subprocess.run([sys.executable, "-c", code, mode, str(path), str(tokenizer_dir), str(rows)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"counting child ({mode}) failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def count_here(mode: str, path: Path, tokenizer_dir: Path, rows: int) -> dict:
+    import resource
+
+    from polyglot_kd.data.arrow_pairs import open_pairs
+
+    tokenizer = load_tokenizer(tokenizer_dir)
+    dataset = open_pairs(path)
+    dataset = dataset.select(range(rows)) if rows < len(dataset) else dataset
+    before = _rss_mib()
+    start = time.perf_counter()
+    if mode == "arrow":
+        batches = {c: (b[c] for b in dataset.iter(batch_size=2000)) for c in ("source", "target")}
+        counts = sum(trimming.count_token_batches(tokenizer, batches[c], desc=c) for c in batches)
+    else:
+        texts = {c: list(dataset[c]) for c in ("source", "target")}
+        counts = sum(trimming.count_tokens(tokenizer, texts[c], desc=c) for c in texts)
+    seconds = time.perf_counter() - start
+    return {"mode": mode, "pairs": len(dataset), "tokens": int(counts.sum()), "seconds": seconds,
+            "rss_before_mib": before, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def count_benchmark(config: LanguageConfig, pairs: int = 1_000_000, small: int = 100_000) -> list[dict]:
+    """Counting throughput and peak memory on a corpus of `pairs` pairs: the language's training pairs
+    repeated in new shuffled orders to reach the size (the output says so), written once as a
+    memory-mapped Arrow file. Counted from the file batch by batch at `small` and at `pairs` pairs (the
+    peak should not grow with the corpus), and from lists in memory at `pairs` for comparison; each run
+    in a fresh process, so each peak is its own."""
+    from polyglot_kd.core.paths import cache_dir
+    from polyglot_kd.data.arrow_pairs import write_pairs
+
+    train = corpora.train_text(config).pairs
+    path = cache_dir() / "bench" / f"{config.code}-{pairs}-pairs.arrow"
+    if not path.is_file():
+        start = time.perf_counter()
+        write_pairs(repeated_pairs(train.source, train.target, pairs), path)
+        print(f"wrote {pairs:,} pairs to {path} ({path.stat().st_size / 2**20:.0f} MiB) in "
+              f"{time.perf_counter() - start:.1f} s")
+    print(f"corpus: the {len(train):,} {config.source}-{config.code} training pairs repeated in shuffled order to "
+          f"{pairs:,} pairs ({pairs / len(train):.1f} passes); both sides counted; {os.cpu_count()} cores")
+    tokenizer_dir = resolve_teacher(config.teacher)
+    runs = [_count_in_child("arrow", path, tokenizer_dir, small), _count_in_child("arrow", path, tokenizer_dir, pairs),
+            _count_in_child("lists", path, tokenizer_dir, pairs)]
+    print("| read from | pairs | tokens | seconds | tokens/s | pairs/s | RSS before counting | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        where = "memory-mapped Arrow, batch by batch" if r["mode"] == "arrow" else "lists in memory"
+        print(f"| {where} | {r['pairs']:,} | {r['tokens']:,} | {r['seconds']:.1f} | {r['tokens'] / r['seconds']:,.0f} | "
+              f"{r['pairs'] / r['seconds']:,.0f} | {r['rss_before_mib']:.0f} MiB | {r['peak_mib']:.0f} MiB |")
+    return runs

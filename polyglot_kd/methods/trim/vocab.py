@@ -43,10 +43,18 @@ def tokenizer_kind(tokenizer) -> str:
 
 def count_tokens(tokenizer, texts: Sequence[str], batch_size: int = 2000, desc: str = "counting") -> np.ndarray:
     """Occurrences of every token id in `texts` (no special tokens), batched through the Rust tokenizer."""
+    batches = (list(texts[start:start + batch_size]) for start in range(0, len(texts), batch_size))
+    return count_token_batches(tokenizer, batches, total=-(-len(texts) // batch_size), desc=desc)
+
+
+def count_token_batches(tokenizer, batches: Iterable[list[str]], total: int | None = None,
+                        desc: str = "counting") -> np.ndarray:
+    """Token counts over batches of texts as they come (e.g. read from a memory-mapped dataset): only
+    one batch is held at a time. The Rust tokenizer spreads each batch over every core."""
     backend = tokenizer.backend_tokenizer
     counts = np.zeros(len(tokenizer), dtype=np.int64)
-    for start in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch", leave=False):
-        encodings = backend.encode_batch_fast(list(texts[start:start + batch_size]), add_special_tokens=False)
+    for batch in tqdm(batches, total=total, desc=desc, unit="batch", leave=False):
+        encodings = backend.encode_batch_fast(batch, add_special_tokens=False)
         ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64)
         counts += np.bincount(ids, minlength=len(counts))[: len(counts)]
     return counts

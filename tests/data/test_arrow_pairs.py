@@ -1,0 +1,31 @@
+import numpy as np
+
+from polyglot_kd.data.arrow_pairs import open_pairs, write_pairs
+from polyglot_kd.methods.trim import vocab
+from polyglot_kd.pipeline.bench import repeated_pairs
+from tests.tiny import CORPUS, unigram_tokenizer
+
+
+def test_pairs_written_in_chunks_read_back_memory_mapped(tmp_path):
+    pairs = [(f"source {i}", f"target {i}") for i in range(25)]
+    path = tmp_path / "pairs.arrow"
+    assert write_pairs(iter(pairs), path, chunk=7) == 25
+    dataset = open_pairs(path)
+    assert len(dataset) == 25 and dataset[13] == {"source": "source 13", "target": "target 13"}
+    assert not (tmp_path / "pairs.arrow.tmp").exists()
+
+
+def test_counting_batches_from_the_file_equals_counting_the_lists(tmp_path):
+    tokenizer = unigram_tokenizer()
+    pairs = list(repeated_pairs(CORPUS, CORPUS[::-1], 3 * len(CORPUS) + 2))
+    write_pairs(pairs, tmp_path / "pairs.arrow", chunk=4)
+    dataset = open_pairs(tmp_path / "pairs.arrow")
+    streamed = vocab.count_token_batches(tokenizer, (b["target"] for b in dataset.iter(batch_size=3)))
+    assert np.array_equal(streamed, vocab.count_tokens(tokenizer, [t for _, t in pairs])) and streamed.sum() > 0
+
+
+def test_repeated_pairs_makes_whole_shuffled_passes():
+    source, target = [str(i) for i in range(10)], [f"t{i}" for i in range(10)]
+    pairs = list(repeated_pairs(source, target, 25))
+    assert len(pairs) == 25 and all(t == f"t{s}" for s, t in pairs)
+    assert sorted(s for s, _ in pairs[:10]) == source and [s for s, _ in pairs[:10]] != [s for s, _ in pairs[10:20]]
