@@ -161,11 +161,18 @@ class EvalConfig:
     """Text put before every sentence (E5 models accept 'query: '; none by default, docs/evaluation.md)."""
     baselines: list[str] = field(default_factory=list)
     """Outside models evaluated beside ours (teacher names, local dirs or hub ids)."""
+    held_out_domains: list[str] = field(default_factory=lambda: ["django"])
+    """Software message catalogs (`polyglot_kd/data/catalogs.py`) kept out of training and tested beside
+    the Gospels and the UDHR, as '<name>-messages' (messages of at least three English words); a catalog
+    without the language's translations adds no set."""
     batch_size: int = 64
     max_length: int = 128
 
     def check(self) -> list[str]:
+        from polyglot_kd.data.catalogs import check_names
+
         problems = [p for t in self.tasks if (p := TASKS.problem(t, "eval.tasks"))]
+        problems += check_names(self.held_out_domains, "eval.held_out_domains")
         for key in ("max_items", "batch_size", "max_length"):
             if getattr(self, key) < 1:
                 problems.append(f"eval.{key}: {getattr(self, key)} must be >= 1")

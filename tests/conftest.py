@@ -8,7 +8,7 @@ import json
 import pytest
 
 from polyglot_kd.config import load_language, parse_config
-from polyglot_kd.data import postags
+from polyglot_kd.data import catalogs, postags
 from polyglot_kd.data.tagged import TaggedSentence
 from polyglot_kd.pipeline import build
 from polyglot_kd.tasks import pos
@@ -17,6 +17,14 @@ from tests.tiny import CORPUS, corpus_stand_ins, save_tiny_model
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real: uses the real embedded teacher or corpora (downloads packages once)")
+
+
+@pytest.fixture(autouse=True)
+def no_catalog_downloads(request, monkeypatch):
+    """Tests not marked `real` get no software message catalogs (the default config names some):
+    nothing is downloaded. The catalog tests put the real `catalogs.pairs` back themselves."""
+    if "real" not in request.keywords:
+        monkeypatch.setattr(catalogs, "pairs", lambda name, code, min_words=1: ())
 
 
 def patch_tiny_corpora(monkeypatch, cache) -> None:

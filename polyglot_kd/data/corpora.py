@@ -8,7 +8,10 @@ lists the role; the UDHR joins the test sets) plus the user's `[[corpus.sources]
   same side is removed from both, and the count reported.
 - dev: the Bible's Acts and the dev sources; where there is neither, `corpus.dev_items` training pairs
   (a fixed sample) are held out of training instead.
-- test: one set per source, named after it, beside 'bible-test' and 'udhr'.
+- test: one set per source, named after it, beside 'bible-test' and 'udhr', and one per
+  `[eval] held_out_domains` catalog ('<name>-messages').
+- distillation: the train pairs plus the `[distill] mixed_domains` catalogs' pairs, test sentences out
+  (`distill_text`); counting for the vocabulary reads the corpus alone.
 Dev and test sets drop pairs that repeat a sentence of either side (one gold partner per sentence).
 """
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polyglot_kd.data import SOURCE_KINDS, bible, udhr
+from polyglot_kd.data import SOURCE_KINDS, bible, catalogs, udhr
 from polyglot_kd.data.bible import ParallelSet, distinct_pairs, fixed_sample
 
 
@@ -33,10 +36,13 @@ class TrainText:
     dev_held_out: int = 0
     """Training pairs held out as the dev set (no dev source named)."""
 
+    mixed_in: dict[str, int] = field(default_factory=dict)
+    """Pairs each mixed-in catalog added (distillation only)."""
+
     def record(self) -> dict:
         """For a stage's manifest."""
         return {"training_pairs": len(self.pairs), "test_overlap_removed": self.removed,
-                "dev_held_out_of_train": self.dev_held_out}
+                "dev_held_out_of_train": self.dev_held_out} | ({"mixed_in": self.mixed_in} if self.mixed_in else {})
 
 
 def _where(index: int, source) -> str:
@@ -78,6 +84,9 @@ def test_sets(config, max_items: int | None = None, seed: int = 0) -> dict[str, 
     for index, source in user_sources(config, "test"):
         pairs = fixed_sample(distinct_pairs(_pairs(_rows(config, index, source))), max_items, seed)
         sets[source.label()] = _as_set(source.label(), pairs)
+    for name in config.eval.held_out_domains:
+        if found := catalogs.pairs(name, config.code, min_words=3):
+            sets[f"{name}-messages"] = _as_set(f"{name}-messages", fixed_sample(distinct_pairs(list(found)), max_items, seed))
     return sets
 
 
@@ -136,6 +145,26 @@ def _split_train(config) -> tuple[TrainText, list[tuple[str, str]]]:
 def train_text(config) -> TrainText:
     """The train role's pairs and counted sentences, test sentences removed, a dev set held out if needed."""
     return _split_train(config)[0]
+
+
+def distill_text(config) -> TrainText:
+    """What distillation trains on: `train_text` with the `[distill] mixed_domains` catalogs' pairs added
+    (repeats, test sentences and dev pairs left out)."""
+    train, dev = _split_train(config)
+    if not config.distill.mixed_domains:
+        return train
+    test = _test_sides(config)
+    seen = set(zip(train.pairs.source, train.pairs.target)) | set(dev)
+    added, mixed_in = [], {}
+    for name in config.distill.mixed_domains:
+        before = len(added)
+        for pair in catalogs.pairs(name, config.code):
+            if pair not in seen and pair[0] not in test["source"] and pair[1] not in test["target"]:
+                seen.add(pair)
+                added.append(pair)
+        mixed_in[name] = len(added) - before
+    pairs = list(zip(train.pairs.source, train.pairs.target)) + added
+    return TrainText(_as_set("train", pairs), train.counting, train.removed, train.dev_held_out, mixed_in)
 
 
 def _has_dev_source(config) -> bool:

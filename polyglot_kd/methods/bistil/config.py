@@ -41,6 +41,10 @@ class DistillConfig:
     so the same command gives the same model on any machine. With a budget the learning rate decays by
     whichever is further along, steps or minutes, so a run cut short by the clock still ends annealed;
     such a run logs a WARNING and its manifest says "trained N of M steps (time budget)"."""
+    mixed_domains: list[str] = field(default_factory=lambda: ["weblate", "sphinx", "wagtail"])
+    """Software message catalogs (`polyglot_kd/data/catalogs.py`) whose English-target pairs join the
+    training pairs, so the student does not learn from scripture alone; [] trains on the corpus only.
+    Pairs that are also test sentences are left out."""
     batch_size: int = 32
     max_length: int = 128
     lr: float = 1e-4
@@ -91,7 +95,9 @@ class DistillConfig:
     """Phase 2: weight of the attention loss (`attention_loss`) on the same layer pairs."""
 
     def check(self) -> list[str]:
-        problems = []
+        from polyglot_kd.data.catalogs import check_names
+
+        problems = check_names(self.mixed_domains, "distill.mixed_domains")
         if not self.task_temperature > 0:
             problems.append(f"distill.task_temperature: {self.task_temperature} must be > 0")
         for key in ("task_soft_weight", "task_hard_weight", "task_hidden_weight", "task_attention_weight"):

@@ -123,7 +123,7 @@ def run(build: Build, out: Path) -> dict:
     objective.no_dropout(student.model)
     trainable = objective.DistillStudent(student.model, student.hidden_projection)
 
-    train = corpora.train_text(cfg)
+    train = corpora.distill_text(cfg)
     pairs = train.pairs
     batches = objective.BilingualBatches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps), grad_accum=d.grad_accum,

@@ -159,7 +159,7 @@ def _warm_up(cfg: LanguageConfig, model, tokenizer, teacher_dir: Path, out: Path
     objective.no_dropout(student)
     trained = warmup.train_embeddings_only(student)
     layers = list(range(teacher.config.num_hidden_layers))
-    batches = objective.BilingualBatches(corpora.train_text(cfg).pairs, d.batch_size, d.seed)
+    batches = objective.BilingualBatches(corpora.distill_text(cfg).pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps),
                              checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=e.seed,
                              cpu_bf16=d.cpu_bf16)

@@ -1,0 +1,114 @@
+"""Software message catalogs as parallel text: the English messages of a program beside their
+translations, read from the gettext `.po` files that ship inside PyPI packages.
+
+A domain unlike scripture: short interface sentences ("Enter a valid email address."). Distillation
+mixes some catalogs into its training pairs (`[distill] mixed_domains`); the eval stage keeps another
+as an outside test set (`[eval] held_out_domains`). Fuzzy, plural and untranslated entries are
+skipped; markup and placeholders (`%(name)s`, `{count}`, `%s`) are removed, since a placeholder copied
+on both sides would make a pair trivial to match.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from polyglot_kd.core.errors import PolyglotError, did_you_mean
+from polyglot_kd.sources.packages import Package, fetch
+
+
+@dataclass(frozen=True)
+class Catalog:
+    package: Package
+    licence: str
+
+
+CATALOGS = {
+    "weblate": Catalog(Package("pypi", "weblate", "5.14.3"), "GPL-3.0-or-later (run-time download, never committed)"),
+    "sphinx": Catalog(Package("pypi", "sphinx", "9.0.4"), "BSD-2-Clause"),
+    "wagtail": Catalog(Package("pypi", "wagtail", "8.0.1"), "BSD-3-Clause"),
+    "django": Catalog(Package("pypi", "django", "5.2.8"), "BSD-3-Clause"),
+}
+
+_PLACEHOLDER = re.compile(r"%\([^)]*\)[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]|%[-#0 +]*\d*(?:\.\d+)?[sdifr]|\{[^{}]*\}|<[^<>]+>")
+
+
+def check_names(names: list[str], key: str) -> list[str]:
+    return [f"{key}: {name!r} is not a known catalog; expected one of {sorted(CATALOGS)}{did_you_mean(name, CATALOGS)}"
+            for name in names if name not in CATALOGS]
+
+
+def read_po(path: Path) -> list[tuple[str, str]]:
+    """(msgid, msgstr) of a .po file's translated singular entries that are not fuzzy or obsolete."""
+    entries, entry, field, fuzzy = [], {}, None, False
+
+    def finish():
+        if entry.get("msgid") and entry.get("msgstr") and "plural" not in entry and not fuzzy:
+            entries.append((entry["msgid"], entry["msgstr"]))
+
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if line.startswith("#,") and "fuzzy" in line:
+            finish()
+            entry, field, fuzzy = {}, None, True
+        elif line.startswith("#") or not line:
+            continue
+        elif line.startswith(("msgctxt ", "msgid ")):
+            if line.startswith("msgctxt ") or "msgctxt" not in entry or "msgid" in entry:
+                if "msgid" in entry:
+                    finish()
+                    entry, fuzzy = {}, False
+            field = line.split(" ", 1)[0]
+            entry[field] = _unquote(line.split(" ", 1)[1])
+        elif line.startswith("msgid_plural") or line.startswith("msgstr["):
+            entry["plural"], field = True, None
+        elif line.startswith("msgstr "):
+            field = "msgstr"
+            entry[field] = _unquote(line.split(" ", 1)[1])
+        elif line.startswith('"') and field:
+            entry[field] += _unquote(line)
+    finish()
+    return entries
+
+
+def _unquote(text: str) -> str:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def clean(text: str) -> str:
+    return " ".join(_PLACEHOLDER.sub(" ", text).split())
+
+
+def _locale_dirs(root: Path, code: str) -> list[str]:
+    """Locale folder names for `code` under `root`: the code itself first, then its regional variants."""
+    names = {p.parent.name for p in root.glob("**/locale/*/LC_MESSAGES")}
+    return [n for n in [code] + sorted(n for n in names if n.startswith(code + "_")) if n in names]
+
+
+@functools.lru_cache(maxsize=32)
+def pairs(name: str, code: str, min_words: int = 1) -> tuple[tuple[str, str], ...]:
+    """English -> `code` message pairs of catalog `name` (its first locale folder for the code that holds
+    translations), cleaned, with at least `min_words` English words, each English and each translated
+    message once."""
+    if name not in CATALOGS:
+        raise PolyglotError(check_names([name], "catalog")[0])
+    root = fetch(CATALOGS[name].package)
+    for locale in _locale_dirs(root, code):
+        found = [(clean(s), clean(t)) for po in sorted(root.glob(f"**/locale/{locale}/LC_MESSAGES/*.po"))
+                 for s, t in read_po(po)]
+        seen_source, seen_target, out = set(), set(), []
+        for s, t in found:
+            if len(s.split()) >= min_words and t and s != t and s not in seen_source and t not in seen_target:
+                seen_source.add(s)
+                seen_target.add(t)
+                out.append((s, t))
+        if out:
+            return tuple(out)
+    return ()

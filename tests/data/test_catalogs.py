@@ -1,0 +1,104 @@
+import pytest
+
+from polyglot_kd.config import parse_config
+from polyglot_kd.data import catalogs, corpora
+from polyglot_kd.data.catalogs import clean, read_po
+
+REAL_PAIRS = catalogs.pairs  # the conftest replaces it for tests that are not marked real
+
+PO = r'''
+# header
+msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\n"
+
+#: forms.py:10
+#, python-format
+msgid "Enter a valid value for %(field)s."
+msgstr "Introduza um valor válido para %(field)s."
+
+#, fuzzy
+msgid "This guess is fuzzy."
+msgstr "Isto é um palpite."
+
+msgid "One item"
+msgid_plural "%d items"
+msgstr[0] "Um item"
+msgstr[1] "%d itens"
+
+msgctxt "button"
+msgid "Save"
+msgstr "Guardar"
+
+msgid "Untranslated here"
+msgstr ""
+
+msgid ""
+"A message that runs over "
+"two lines."
+msgstr "Uma mensagem em "
+"duas linhas."
+
+#~ msgid "Obsolete"
+#~ msgstr "Obsoleto"
+'''
+
+
+def test_po_entries_singular_translated_and_not_fuzzy():
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "django.po"
+        path.write_text(PO, encoding="utf-8")
+        entries = read_po(path)
+    assert entries == [("Enter a valid value for %(field)s.", "Introduza um valor válido para %(field)s."),
+                       ("Save", "Guardar"), ("A message that runs over two lines.", "Uma mensagem em duas linhas.")]
+
+
+def test_placeholders_and_markup_are_removed():
+    assert clean("Delete <b>%(name)s</b> and {count} more, %s left") == "Delete and more, left"
+
+
+@pytest.fixture
+def fake_catalogs(tmp_path, monkeypatch):
+    """Two catalog packages with pt_BR messages, in place of the PyPI downloads."""
+    for name, messages in (("django", [("Enter a valid email address.", "Informe um endereço de email válido."),
+                                       ("This field is required here.", "Este campo é obrigatório aqui.")]),
+                           ("weblate", [("Enter a valid email address.", "Informe um endereço de email válido."),
+                                        ("Your account has been removed.", "Sua conta foi removida."),
+                                        ("Save", "Salvar")])):
+        folder = tmp_path / name / name / "locale" / "pt_BR" / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "django.po").write_text("\n".join(f'msgid "{s}"\nmsgstr "{t}"\n' for s, t in messages), encoding="utf-8")
+    monkeypatch.setattr(catalogs, "fetch", lambda package: tmp_path / package.name)
+    monkeypatch.setattr(catalogs, "pairs", REAL_PAIRS)
+    REAL_PAIRS.cache_clear()
+    yield
+    REAL_PAIRS.cache_clear()
+
+
+def test_a_held_out_catalog_is_tested_and_kept_out_of_the_mixed_in_training_pairs(fake_catalogs, tiny_world, monkeypatch):
+    monkeypatch.setattr(catalogs, "pairs", REAL_PAIRS)  # tiny_world's stand-ins hide the catalogs again
+    config, _ = tiny_world
+    data = config.to_dict()
+    data["distill"]["mixed_domains"] = ["weblate"]
+    data["eval"]["held_out_domains"] = ["django"]
+    config = parse_config(data)
+    tests = corpora.test_sets(config)
+    assert len(tests["django-messages"]) == 2  # the region variant pt_BR serves pt
+    mixed = corpora.distill_text(config)
+    plain = corpora.train_text(config)
+    # the email message is a django test sentence: only the other two weblate pairs join the training pairs
+    assert mixed.mixed_in == {"weblate": 2} and len(mixed.pairs) == len(plain.pairs) + 2
+    assert "Enter a valid email address." not in mixed.pairs.source
+    assert mixed.counting == plain.counting  # the vocabulary is counted on the corpus alone
+    assert mixed.record()["mixed_in"] == {"weblate": 2}
+
+
+def test_unknown_catalog_names_are_named_with_the_known_ones():
+    with pytest.raises(Exception) as err:
+        parse_config({"code": "pt", "distill": {"mixed_domains": ["weblat"]}, "eval": {"held_out_domains": ["djngo"]}})
+    text = str(err.value)
+    assert "distill.mixed_domains: 'weblat' is not a known catalog" in text and "did you mean 'weblate'" in text
+    assert "eval.held_out_domains: 'djngo'" in text
