@@ -49,6 +49,7 @@ EPILOG = """examples:
   polyglot-kd bench count pt                  counting 1M pairs from a memory-mapped file: speed, peak memory
   polyglot-kd release sw                      the evaluated sw model as a folder ready to publish
   polyglot-kd leaderboard                     eval/leaderboard.md, .csv, .html from every build's report
+  polyglot-kd leaderboard --from-results      the same, regenerated from the result files kept in eval/results/
   polyglot-kd stack pt --mt-encoder embedded --enter-layer 0     stack the pt-reading MT encoder under the model
   polyglot-kd distill pt --task pos --compare   BiStil phase 2: the distilled student learns POS from its task-tuned teacher
   polyglot-kd embed-init sw --method ofa --rank 100     a sw tokenizer with OFA-initialised factorised embeddings
@@ -314,10 +315,15 @@ def cmd_release(args) -> None:
 
 def cmd_leaderboard(args) -> None:
     from polyglot_kd.reports import browser
-    from polyglot_kd.reports.files import LEADERBOARD_HTML
-    from polyglot_kd.reports.leaderboard import write_leaderboard
+    from polyglot_kd.reports.files import LEADERBOARD_HTML, LEADERBOARD_RESULTS
+    from polyglot_kd.reports.leaderboard import write_from_results, write_leaderboard
 
-    for path in write_leaderboard(args.workdir, args.out):
+    if args.from_results is None:
+        written = write_leaderboard(args.workdir, args.out)
+    else:  # a bare --from-results: the result files kept in the output folder
+        folder = Path(args.out) / LEADERBOARD_RESULTS if args.from_results is True else args.from_results
+        written = write_from_results(folder, args.out)
+    for path in written:
         print(path)
     if args.screenshot:
         print(browser.screenshot(browser.page_url(Path(args.out) / LEADERBOARD_HTML), args.screenshot))
@@ -598,8 +604,16 @@ COMMANDS = (
              arg("--push", metavar="REPO", help="upload to this Hugging Face hub repository (owner/name; needs a token)"),
              FORCE)),
     Command("leaderboard", cmd_leaderboard, "every build's scores in one table: Markdown, CSV and an HTML page with plots",
+            "Two modes. From the builds (the default): read every <workdir>/<lang>/eval/report.json and the "
+            "release metrics, write leaderboard.md, .csv, .html and the plots into --out, and keep the inputs used "
+            "in <out>/results/<lang>.json (with the result format and the polyglot-kd version). From kept result "
+            "files (--from-results [DIR], default <out>/results): render the same files from those alone, byte for "
+            "byte what the builds gave; a file of another polyglot-kd version or format, or a malformed one, is "
+            "refused, naming it, before anything is written.",
             args=(WORKDIR,
                   arg("--out", type=Path, default=Path("eval"), help="output folder (default: ./eval)"),
+                  arg("--from-results", type=Path, nargs="?", const=True, metavar="DIR",  # True: given bare
+                      help="render from the result files in DIR (default: <out>/results), not from the builds"),
                   arg("--screenshot", type=Path, metavar="PNG", help="also save a screenshot of the page (needs chromium)"))),
     Command("stack", cmd_stack, "stack an MT encoder under the backbone and train it (self-distillation)",
             "Run the stack stage of a language's build: a frozen MT encoder's states, through a trainable "

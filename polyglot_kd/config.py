@@ -167,15 +167,22 @@ class EvalConfig:
     without the language's translations adds no set."""
     batch_size: int = 64
     max_length: int = 128
+    speed_sentences: int = 256
+    """Held-out target sentences (the first of the retrieval test) that every evaluated model encodes,
+    taking turns with the teacher, to time its speed-up (the report's `speedup`); 0 skips timing."""
+    speed_rounds: int = 2
+    """Timed rounds of that measurement; each batch counts at its best round."""
 
     def check(self) -> list[str]:
         from polyglot_kd.data.catalogs import check_names
 
         problems = [p for t in self.tasks if (p := TASKS.problem(t, "eval.tasks"))]
         problems += check_names(self.held_out_domains, "eval.held_out_domains")
-        for key in ("max_items", "batch_size", "max_length"):
+        for key in ("max_items", "batch_size", "max_length", "speed_rounds"):
             if getattr(self, key) < 1:
                 problems.append(f"eval.{key}: {getattr(self, key)} must be >= 1")
+        if self.speed_sentences < 0:
+            problems.append(f"eval.speed_sentences: {self.speed_sentences} must be >= 0 (0 skips timing)")
         return problems
 
 

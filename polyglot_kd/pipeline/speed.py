@@ -1,4 +1,5 @@
-"""Encoding throughput of a model against its teacher, measured side by side.
+"""Encoding throughput of a model against its teacher, measured side by side (at release, and every
+evaluated model at once in the eval stage: `beside_teacher`).
 
 Both models run in this process with the same thread count, batch size, truncation and sentences.
 The models take turns batch by batch (model then teacher, then teacher then model on the next), so a
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 
 from polyglot_kd.core.loading import load_model_and_tokenizer
 from polyglot_kd.core.pooling import encode
+from polyglot_kd.methods.stacking import model as stacking
 from polyglot_kd.reports.model_card import Speed
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,31 @@ def rates(encoders: dict[str, Callable[[list[str]], object]], texts: list[str], 
                 encoders[name](batch)
                 best[name][b] = min(best[name][b], time.perf_counter() - start)
     return {name: len(texts) / sum(seconds) for name, seconds in best.items()}
+
+
+def encoder_of(path: Path, *, language: str, batch_size: int, max_length: int, prefix: str) -> Callable:
+    """texts -> embeddings of the model at `path`; a stacked model reads them through its route for
+    `language` (the target's: MT encoder, then the backbone), as the eval stage scores it."""
+    if stacking.is_stacked(path):
+        model = stacking.StackedModel.load(path)
+        # the prefix is a backbone convention ("query: "); the MT route reads plain sentences
+        return functools.partial(model.encode, language=language, batch_size=batch_size, max_length=max_length,
+                                 prefix="" if language == model.info.language else prefix)
+    return functools.partial(encode, *load_model_and_tokenizer(path), batch_size=batch_size, max_length=max_length,
+                             prefix=prefix)
+
+
+def beside_teacher(paths: dict[str, Path], texts: list[str], *, language: str, batch_size: int, max_length: int,
+                   prefix: str, rounds: int) -> dict:
+    """Every model of `paths` (one named 'teacher') timed in one run, taking turns on the same batches:
+    the setting, each one's sentences per second and its speed-up over the teacher."""
+    encoders = {name: encoder_of(path, language=language, batch_size=batch_size, max_length=max_length, prefix=prefix)
+                for name, path in paths.items()}
+    per_second = rates(encoders, texts, batch_size=batch_size, rounds=rounds)
+    speedups = {name: 1.0 if name == "teacher" else rate / per_second["teacher"] for name, rate in per_second.items()}
+    log.info("speed-up over the teacher on %d sentences: %s", len(texts), {k: round(v, 2) for k, v in speedups.items()})
+    return {"sentences": len(texts), "batch_size": batch_size, "threads": torch.get_num_threads(),
+            "max_length": max_length, "rounds": rounds, "sentences_per_second": per_second, "speedup": speedups}
 
 
 def beside_model(name: str, run: Callable[[list[str]], object], model, tokenizer, teacher_dir: Path, datasets,

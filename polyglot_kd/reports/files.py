@@ -15,6 +15,7 @@ MANIFEST = "manifest.json"  # a stage folder's record, written last
 
 LEADERBOARD_MD, LEADERBOARD_CSV, LEADERBOARD_HTML = "leaderboard.md", "leaderboard.csv", "leaderboard.html"
 SIZE_PLOT, BARS_PLOT = "leaderboard-size.png", "leaderboard-languages.png"
+LEADERBOARD_RESULTS = "results"  # <out>/results/<build>.json: the inputs a leaderboard was rendered from
 
 # inside a release folder
 CARD = "README.md"

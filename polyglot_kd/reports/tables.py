@@ -30,6 +30,10 @@ def render_table(report: dict) -> str:
             lines.append("| " + " | ".join(row) + " |")
     if "mining" in report.get("tasks", []):
         lines += ["", mining_table(report)] if lines else [mining_table(report)]
+    if speed := report.get("speed"):
+        lines += ["", f"Encoding speed-up over the teacher ({speed['sentences']} held-out sentences, batch "
+                  f"{speed['batch_size']}, {speed['threads']} threads, timed side by side): "
+                  + ", ".join(f"{name} {x:.2f}x" for name, x in speed["speedup"].items() if name != "teacher")]
     notes = [f"{name}: {r['stopped_early']}" for name, r in report["models"].items() if r.get("stopped_early")]
     if notes:
         lines += ["", "Cut short: " + "; ".join(notes)]

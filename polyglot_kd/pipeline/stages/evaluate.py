@@ -1,8 +1,9 @@
 """Eval stage: the teacher, outside baselines and every finished model of the build, side by side.
 
-Writes `report.json` (all scores, sizes, the datasets' sizes) and `report.md` (the table that is also
-printed). Scores of a model on a dataset are cached by the model's files and the dataset's text, so
-re-evaluating a build after a new stage does not re-encode the teacher.
+Writes `report.json` (all scores, sizes, the datasets' sizes, each model's encoding speed-up timed
+beside the teacher) and `report.md` (the table that is also printed). Scores of a model on a dataset
+are cached by the model's files and the dataset's text, so re-evaluating a build after a new stage
+does not re-encode the teacher; the timing is taken afresh on every run.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def run(build: Build, out: Path) -> dict:
     task_sets = [(task, task.datasets(cfg)) for task in embedding_tasks(cfg)]
     datasets = next((sets for task, sets in task_sets if task.name == retrieval.NAME), [])
     results = {}
-    for name, path in models_to_evaluate(build).items():
+    models = models_to_evaluate(build)
+    for name, path in models.items():
         log.info("evaluating %s (%s)", name, path)
         results[name] = evaluate_model(path, cfg, task_sets)
         if note := ((build.manifest(name) or {}).get("metrics") or {}).get("stopped_early"):
@@ -128,6 +130,12 @@ def run(build: Build, out: Path) -> dict:
     teacher_params = results["teacher"]["params"]
     for r in results.values():
         r["param_ratio"] = r["params"] / teacher_params
+    speed = measure_speed(cfg, models, datasets)
+    for name, r in results.items():
+        if speed:
+            r["speedup"] = speed["speedup"][name]
+        if stacking.is_stacked(models[name]):
+            r["speed_route"] = "target-language route (MT encoder, then the backbone)"
     merge_task_results(build.root / TASK_RESULTS_DIR, results)
     report = {
         "language": cfg.code,
@@ -135,6 +143,7 @@ def run(build: Build, out: Path) -> dict:
         "task": retrieval.NAME,
         "tasks": [t.name for t, _ in task_sets],
         "datasets": {d.name: len(d) for d in datasets},
+        "speed": speed,
         "models": results,
     }
     write_json_atomic(out / REPORT_JSON, report)
@@ -143,7 +152,21 @@ def run(build: Build, out: Path) -> dict:
     print(table)
     return {name: {d: s["mean"] for d, s in r.get("retrieval", {}).items()}
             | {f"mining/{d}": s["f1"] for d, s in r.get("mining", {}).items()} | {"param_ratio": r["param_ratio"]}
+            | ({"speedup": r["speedup"]} if "speedup" in r else {})
             for name, r in results.items()}
+
+
+def measure_speed(cfg: LanguageConfig, models: dict[str, Path], datasets) -> dict | None:
+    """Every evaluated model's encoding speed beside the teacher, in one run on the first held-out
+    target sentences (not cached: a timing belongs to the machine and the moment it was taken)."""
+    from polyglot_kd.pipeline.speed import beside_teacher
+
+    if not cfg.eval.speed_sentences:
+        log.info("eval.speed_sentences = 0: no speed-ups measured")
+        return None
+    texts = list((datasets or retrieval.datasets(cfg))[0].target[:cfg.eval.speed_sentences])
+    return beside_teacher(models, texts, language=cfg.code, batch_size=cfg.eval.batch_size,
+                          max_length=cfg.eval.max_length, prefix=cfg.eval.prefix, rounds=cfg.eval.speed_rounds)
 
 
 def merge_task_results(root: Path, models: dict) -> None:

@@ -188,6 +188,9 @@ def test_build_with_stack_stage(tiny_build):
     assert set(report["models"]) == {"teacher", "trim", "stack"}
     stack = report["models"]["stack"]
     assert stack["params"] == metrics["params_stacked_route"] and set(stack["retrieval"]) == {"bible-test", "udhr"}
+    # timed beside the teacher through the route that reads the target language
+    assert stack["speedup"] > 0 and stack["speed_route"].startswith("target-language route")
+    assert set(report["speed"]["speedup"]) == {"teacher", "trim", "stack"} and "speed_route" not in report["models"]["trim"]
     # rerun: nothing changed, nothing retrained
     again = build.run_build(config(), workdir, ["trim", "stack", "eval"])
     assert again["stack"]["finished"] == manifests["stack"]["finished"]
