@@ -73,11 +73,18 @@ def write_results(builds: list[BuildResults], folder: Path) -> list[Path]:
     for b in builds:
         path = folder / f"{b.name}.json"
         write_json_atomic(path, {"format": RESULTS_FORMAT, "version": __version__, "build": b.name,
-                                 "report": b.report, "release": b.release})
+                                 "report": portable(b.report), "release": b.release})
         written.append(path)
     for stale in sorted(set(folder.glob("*.json")) - set(written)):
         stale.unlink()
     return written
+
+
+def portable(report: dict) -> dict:
+    """The report without the models' local paths (the board never shows them, and they name the machine
+    that built it)."""
+    models = {name: {k: v for k, v in entry.items() if k != "path"} for name, entry in report["models"].items()}
+    return report | {"models": models}
 
 
 def read_results(folder: Path) -> list[BuildResults]:

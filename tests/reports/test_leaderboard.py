@@ -163,6 +163,8 @@ def test_board_regenerates_from_its_result_files_byte_for_byte(reports, tmp_path
     # in place, as the published board is regenerated: the same bytes again
     assert main(["leaderboard", "--from-results", "--out", str(first)]) == 0
     assert files_of(first) == built
+    kept = json.loads((first / "results" / "pt.json").read_text())
+    assert all("path" not in entry for entry in kept["report"]["models"].values())  # no local paths kept
 
 
 def test_result_files_of_builds_no_longer_there_are_removed(reports, tmp_path):
