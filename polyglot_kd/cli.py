@@ -84,6 +84,9 @@ def cmd_build(args) -> None:
         if "distill" not in stages:
             raise PolyglotError(f"--budget picks the distilled student's shape, but the stages {stages} have no distill")
         config, point, why = budget_config(config, args.workdir, budget)
+        if point.stacked and "stack" not in stages:
+            raise PolyglotError(f"--budget {args.budget} picked {point.name}, which stacks the MT encoder under the "
+                                f"student; add the stack stage: --stages {','.join(stages)},stack")
         print(f"budget {args.budget}: {why}")
     log.info("building %s (%s) with stages %s into %s", config.code, config.name, ",".join(stages), args.workdir)
     log.info("resolved config: %s", json.dumps(config.to_dict(), ensure_ascii=False))

@@ -141,4 +141,5 @@ def budget_config(config, workdir: Path, budget: Budget, compute_points: str | N
     log.info("budget %s: %s", budget.text, why)
     distill = dataclasses.replace(config.distill, **point.distill_settings(),
                                   chosen_by=f"budget {budget.text}: {why}; from {path.name}")
-    return dataclasses.replace(config, distill=distill), point, why
+    stack = dataclasses.replace(config.stack, backbone="distill") if point.stacked else config.stack
+    return dataclasses.replace(config, distill=distill, stack=stack), point, why

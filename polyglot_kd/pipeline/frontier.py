@@ -4,8 +4,10 @@ speed against the teacher) with the Pareto points marked.
 
 Each point is a distill stage of its own under `builds/<lang>/frontier/<point>/` (the trimmed model
 is shared through a link), so an interrupted frontier resumes and a finished point is neither
-retrained nor re-measured (its row is kept in `point.json`, tied to the model it measured). Speeds
-are ratios to the teacher measured in the same run as the point.
+retrained nor re-measured (its row is kept in `point.json`, tied to the model it measured). A point
+written with `+mt` also stacks the MT encoder under its student (the stack stage, as many steps), and
+is measured on the route a target sentence takes: MT encoder, then the student's layers. Speeds are
+ratios to the teacher measured in the same run as the point.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ FRONTIER_JSON, FRONTIER_MD, FRONTIER_PNG = "frontier.json", "frontier.md", "fron
 POINT_JSON = "point.json"
 """A point's measured row beside its distill stage, so a rerun re-measures only new or retrained points."""
 DEFAULT_POINTS = "6x384,4x384,6x384r64,5x384r96,4x384r128,4x384r64,6x288r96"
-POINT = re.compile(r"(\d+)(?:x(\d+))?(?:r(\d+))?")
+POINT = re.compile(r"(\d+)(?:x(\d+))?(?:r(\d+))?(\+mt)?")
 SELECTION_SET = "bible-dev"
 """The set a budget picks by (the dev set: held out from training, but not a test set the table
 reports); a frontier of a user's corpus names its own in the table's `selection`."""
@@ -43,10 +45,13 @@ class Point:
     """0: the teacher's width."""
     rank: int = 0
     """Rank of the factorised word embedding; 0: the full matrix."""
+    stacked: bool = False
+    """The MT encoder stacked under the student (`[stack]`, backbone: this point's student)."""
 
     @property
     def name(self) -> str:
-        return f"L{self.layers}-W{self.width or 'full'}" + (f"-r{self.rank}" if self.rank else "")
+        return (f"L{self.layers}-W{self.width or 'full'}" + (f"-r{self.rank}" if self.rank else "")
+                + ("-mt" if self.stacked else ""))
 
     def distill_settings(self) -> dict:
         """The `[distill]` fields that make this student."""
@@ -55,13 +60,14 @@ class Point:
 
 
 def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int, width_init: str = "svd") -> list[Point]:
-    """'6x384,4x192,4x384r128' (layers x width, then an optional embedding rank; a bare '6' keeps
-    the teacher's width), every problem at once."""
+    """'6x384,4x192,4x384r128,5x384r96+mt' (layers x width, then an optional embedding rank and '+mt'
+    for the MT encoder stacked under the student; a bare '6' keeps the teacher's width), every problem
+    at once."""
     points, problems = [], []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         m = POINT.fullmatch(part)
         if not m:
-            problems.append(f"{part!r} is not LAYERSxWIDTH or LAYERSxWIDTHrRANK, e.g. 6x384 or 4x384r128")
+            problems.append(f"{part!r} is not LAYERSxWIDTH[rRANK][+mt], e.g. 6x384, 4x384r128 or 5x384r96+mt")
             continue
         layers, width, rank = int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0)
         if not 1 <= layers <= teacher_layers:
@@ -70,7 +76,7 @@ def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int,
             problems.append(f"{part!r}: width {width} must be {width_rule(teacher_width, heads, width_init)}")
         if rank and not 1 <= rank <= (width or teacher_width):
             problems.append(f"{part!r}: embedding rank {rank} is above the width {width or teacher_width}")
-        points.append(Point(layers, 0 if width == teacher_width else width, rank))
+        points.append(Point(layers, 0 if width == teacher_width else width, rank, bool(m.group(4))))
     if problems or not points:
         raise PolyglotError("frontier points: " + ("; ".join(problems) or "none given"))
     return list(dict.fromkeys(points))
@@ -92,6 +98,11 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
                           config.distill.width_init)
     if steps < 1:
         raise PolyglotError(f"frontier steps: {steps} must be >= 1")
+    if any(p.stacked for p in points):
+        from polyglot_kd.methods.stacking.mt_encoders import spec_problems
+
+        if problems := spec_problems(config.stack.mt_encoder, config.code):
+            raise PolyglotError("frontier points with +mt: " + "; ".join(problems))
     build.run_build(config, workdir, ["trim"])
     root = build.language_root(workdir, config.code)
     out = root / FRONTIER_DIR
@@ -105,12 +116,16 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     with build_lock(root):  # the points share the build's trimmed model
         for point in points:
             model_dir = _train_point(config, out / point.name, point, steps)
-            identity = build.model_identity(build.Build(config, out / point.name).manifest("distill"))
+            stage = "stack" if point.stacked else "distill"
+            identity = build.model_identity(build.Build(config, out / point.name).manifest(stage))
             row = _measured(out / point.name, identity, list(teacher["retrieval"]))
             if row is None:
                 scores = evaluate_model(model_dir, config, task_sets)
-                speed = side_by_side(model_dir, teacher_dir, texts, batch_size=config.eval.batch_size,
-                                     max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix)
+                if point.stacked:  # timed on the target's route: MT encoder, then the student
+                    speed = _route_speed(model_dir, teacher_dir, texts, config)
+                else:
+                    speed = side_by_side(model_dir, teacher_dir, texts, batch_size=config.eval.batch_size,
+                                         max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix)
                 row = _row(point, scores, teacher, speed)
                 write_json_atomic(out / point.name / POINT_JSON, {"model": identity, "row": row})
             rows.append(row)
@@ -137,7 +152,28 @@ def _measured(folder: Path, identity: str, sets: list[str]) -> dict | None:
 
 
 def point_of(row: dict) -> Point:
-    return Point(row["layers"], row.get("width") or 0, row.get("rank") or 0)
+    return Point(row["layers"], row.get("width") or 0, row.get("rank") or 0, bool(row.get("stacked")))
+
+
+@dataclasses.dataclass(frozen=True)
+class RouteSpeed:
+    speedup: float
+    model_per_second: float
+
+
+def _route_speed(model_dir: Path, teacher_dir: Path, texts: list[str], config: LanguageConfig) -> RouteSpeed:
+    from polyglot_kd.pipeline.speed import beside_teacher
+
+    e = config.eval
+    timed = beside_teacher({"teacher": teacher_dir, "point": model_dir}, texts, language=config.code,
+                           batch_size=e.batch_size, max_length=e.max_length, prefix=e.prefix, rounds=2)
+    return RouteSpeed(timed["speedup"]["point"], timed["sentences_per_second"]["point"])
+
+
+def stack_settings(steps: int) -> dict:
+    """The `[stack]` fields of a stacked point: under this point's student, as many steps as it distilled."""
+    return {"backbone": "distill", "steps": steps, "max_minutes": 0.0, "checkpoint_every": max(1, steps // 4),
+            "eval_every": 0}
 
 
 def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int) -> Path:
@@ -147,13 +183,18 @@ def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int)
         link.symlink_to(Path("..") / ".." / "trim", target_is_directory=True)
     d = dataclasses.replace(config.distill, **point.distill_settings(), steps=steps, time_budget_minutes=0.0,
                             eval_every=0, checkpoint_every=max(1, steps // 4))
-    point_build = build.Build(dataclasses.replace(config, distill=d), folder)
+    stack = dataclasses.replace(config.stack, **stack_settings(steps)) if point.stacked else config.stack
+    point_build = build.Build(dataclasses.replace(config, distill=d, stack=stack), folder)
     build.run_stage(point_build, "distill")
+    if point.stacked:
+        build.run_stage(point_build, "stack")
+        return point_build.model_dir("stack")
     return point_build.model_dir("distill")
 
 
 def _row(point: Point, scores: dict, teacher: dict, speed) -> dict:
     row = {"point": point.name, "layers": point.layers, "width": point.width or None, "rank": point.rank or None,
+           **({"stacked": True} if point.stacked else {}),
            "params": scores["params"],
            "param_ratio": scores["params"] / teacher["params"], "speedup": speed.speedup,
            "sentences_per_second": speed.model_per_second}

@@ -229,3 +229,30 @@ def test_real_stack_reads_portuguese_after_the_closed_form_init():
     r2 = stack_train.least_squares_init(model, train.target, train.source, ("pt", "en"), 128)
     scores = retrieval_scores(model, bible.parallel("4", "a", "dev", 100, seed=1), "en", "pt")
     assert r2 > 0.3 and scores["mean"] > 0.1, (r2, scores)
+
+
+def test_a_stacked_frontier_point_is_measured_on_the_mt_route(tiny_build):
+    from polyglot_kd.pipeline import frontier
+
+    config, workdir = tiny_build
+    cfg = config()
+    cfg.distill.batch_size, cfg.distill.warmup_steps = 2, 1
+    table = frontier.run_frontier(cfg, workdir, "1,1+mt", steps=2, speed_sentences=2)
+    plain, stacked = table["points"]
+    assert plain["point"] == "L1-Wfull" and stacked["point"] == "L1-Wfull-mt" and stacked["stacked"]
+    point_dir = workdir / "pt" / "frontier" / "L1-Wfull-mt"
+    assert is_stacked(point_dir / "stack" / "model")
+    assert (point_dir / "stack" / "manifest.json").is_file() and stacked["speedup"] > 0
+    # the route carries the MT encoder: more parameters than the student alone
+    assert stacked["params"] > plain["params"]
+    assert frontier.point_of(stacked) == frontier.Point(1, 0, 0, True)
+
+
+def test_stacked_frontier_points_need_an_mt_encoder_that_reads_the_language(tiny_build):
+    from polyglot_kd.pipeline import frontier
+
+    config, workdir = tiny_build
+    cfg = config(mt_encoder="embedded:en-pt")  # reads English, not Portuguese
+    with pytest.raises(PolyglotError, match="frontier points with \\+mt: the MT encoder embedded:en-pt reads 'en'"):
+        frontier.run_frontier(cfg, workdir, "1+mt", steps=2)
+    assert not (workdir / "pt" / "trim").exists()  # refused before any work
