@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyglot_kd.core.errors import ConfigError, PolyglotError, did_you_mean
-from polyglot_kd.core.paths import repo_root
+from polyglot_kd.core.paths import shipped_folder
 from polyglot_kd.methods.bistil.config import DistillConfig
 from polyglot_kd.methods.embed_init.config import EmbedInitConfig
 from polyglot_kd.methods.sft.config import FinetuneConfig
@@ -271,17 +271,10 @@ USER_LANGUAGES = Path("languages")  # the user's language folder, relative to th
 def shipped_languages_dir() -> Path:
     """The language files that come with polyglot-kd: the checkout's languages/ when run from a source
     checkout, else the installed package data (`polyglot_kd.languages`)."""
-    checkout = repo_root()
-    if (checkout / "pyproject.toml").is_file() and (checkout / "languages").is_dir():
-        return checkout / "languages"
-    from importlib import resources
-
-    # languages/ has no __init__.py (it holds only language files): a namespace package, whose files()
-    # is a MultiplexedPath; its members are plain paths of an installed package
-    members = list(resources.files("polyglot_kd.languages").iterdir())
-    if not members:
+    folder = shipped_folder("languages", "polyglot_kd.languages")
+    if folder is None:
         raise PolyglotError("the installed polyglot_kd.languages package holds no language files; reinstall polyglot-kd")
-    return Path(str(members[0])).parent
+    return folder
 
 
 def user_languages_dir() -> Path:

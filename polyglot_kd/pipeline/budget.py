@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from polyglot_kd.core.errors import PolyglotError, did_you_mean
-from polyglot_kd.core.paths import repo_root
+from polyglot_kd.core.paths import shipped_folder
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,16 @@ def choose(table: dict, budget: Budget, selection: str) -> tuple[dict, str]:
     return best, f"{describe(best)}: {why} (frontier of {table['steps']} steps per point)"
 
 
-def shipped_frontier(code: str) -> Path:
-    """Where the repository keeps a language's published frontier."""
-    return repo_root() / "eval" / f"frontier-{code}.json"
+def shipped_frontier(code: str) -> Path | None:
+    """A language's published frontier: the checkout's eval/frontier-<code>.json, or the same file
+    installed as package data (`polyglot_kd.frontiers`)."""
+    folder = shipped_folder("eval", "polyglot_kd.frontiers")
+    return folder / f"frontier-{code}.json" if folder else None
 
 
 def find_frontier(build_frontier: Path, code: str) -> Path | None:
     for path in (build_frontier, shipped_frontier(code)):
-        if path.is_file():
+        if path is not None and path.is_file():
             return path
     return None
 

@@ -94,9 +94,11 @@ def test_every_package_and_the_language_files_are_packaged():
 
     project = tomllib.loads((repo_root() / "pyproject.toml").read_text())["tool"]["setuptools"]
     found = set(find_namespace_packages(where=str(repo_root()), include=["polyglot_kd*"]))
-    assert set(project["packages"]) == found | {"polyglot_kd.languages"}
+    assert set(project["packages"]) == found | {"polyglot_kd.languages", "polyglot_kd.frontiers"}
     assert project["package-dir"]["polyglot_kd.languages"] == "languages"
     assert project["package-data"]["polyglot_kd.languages"] == ["*.toml"]
+    assert project["package-dir"]["polyglot_kd.frontiers"] == "eval"
+    assert project["package-data"]["polyglot_kd.frontiers"] == ["frontier-*.json"]
 
 
 def test_init_from_a_saved_dataset_uses_its_splits(user_folder, tmp_path):
