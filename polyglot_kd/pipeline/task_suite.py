@@ -162,6 +162,14 @@ def run_eval(target: Target, tasks: list[Task], method: str | list[str], languag
         for task in tasks:
             if task.trained:
                 kd.check_task(task)
+    if trained := [t.name for t in tasks if t.trained]:
+        from polyglot_kd.methods.stacking.model import is_stacked
+
+        if stacked := [name for name, path in target.models.items() if is_stacked(path)]:
+            others = ",".join(name for name in target.models if name not in stacked)
+            raise PolyglotError(f"{', '.join(methods)} fine-tune(s) an encoder's own layers, and {', '.join(stacked)} "
+                                f"is a stacked model (an MT encoder under a backbone) that cannot run {', '.join(trained)} "
+                                f"that way; leave it out (--models {others}) or score it on retrieval and mining")
     options = target.options
     plans = []  # check everything, load every data set, before the first model trains
     for task in tasks:

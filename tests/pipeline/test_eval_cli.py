@@ -69,6 +69,7 @@ def test_eval_a_build_extends_its_report(tiny_build, tiny_pos, capsys):
     (["eval", "pt", "--tasks", "pos", "--data", "xnli=/tmp"], "--data names task(s) ['xnli'] that are not being run"),
     (["eval", "builds/zz/trim", "--tasks", "pos"], "is neither a model directory nor a language code"),
     (["eval", "pt", "--tasks", "pos", "--seeds", "1,x"], "--seeds: expected comma-separated integers"),
+    (["eval", "pt", "--tasks", "pos", "--seeds", "0,2"], "finetune.seeds: [0] must be >= 1"),
 ])
 def test_bad_eval_input_is_named_before_any_work(argv, message, capsys):
     assert main(argv) == 2

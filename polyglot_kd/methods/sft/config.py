@@ -61,6 +61,8 @@ class FinetuneConfig:
             problems.append(problem)
         if not self.seeds:
             problems.append("finetune.seeds: name at least one seed")
+        elif bad := [seed for seed in self.seeds if seed < 1]:
+            problems.append(f"finetune.seeds: {bad} must be >= 1 (seeds are 1, 2, 3, ...)")
         for key in ("epochs", "dense_epochs", "sparse_epochs", "adapter_reduction_factor", "batch_size",
                     "gpu_batch_size", "evals_per_epoch", "max_length", "dev_examples"):
             if getattr(self, key) < 1:

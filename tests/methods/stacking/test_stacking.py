@@ -256,3 +256,18 @@ def test_stacked_frontier_points_need_an_mt_encoder_that_reads_the_language(tiny
     with pytest.raises(PolyglotError, match="frontier points with \\+mt: the MT encoder embedded:en-pt reads 'en'"):
         frontier.run_frontier(cfg, workdir, "1+mt", steps=2)
     assert not (workdir / "pt" / "trim").exists()  # refused before any work
+
+
+def test_a_trained_task_on_a_stacked_model_is_refused_before_any_training(tiny_build, tmp_path):
+    from polyglot_kd.pipeline.task_suite import Target, run_eval
+    from polyglot_kd.tasks import get_task
+
+    config, workdir = tiny_build
+    cfg = config()
+    build.run_build(cfg, workdir, ["trim", "stack"])
+    models = {"trim": workdir / "pt" / "trim" / "model", "stack": workdir / "pt" / "stack" / "model"}
+    target = Target(cfg, cfg.finetune, models, tmp_path / "results", None)
+    with pytest.raises(PolyglotError, match=r"adapters fine-tune\(s\) an encoder's own layers, and stack is a stacked "
+                                            r"model .* leave it out \(--models trim\)"):
+        run_eval(target, [get_task("pos")], "adapters")
+    assert not (tmp_path / "results").exists()
