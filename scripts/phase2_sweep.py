@@ -1,0 +1,76 @@
+"""BiStil phase 2 on a build's distilled student: lt-sft-kd settings side by side with plain LT-SFT of
+the same student, each over the same seeds, on the suite's POS task (English training, English-dev
+selection, target test).
+
+    python scripts/phase2_sweep.py tr --workdir builds --seeds 1,2,3
+
+Prints one row per setting (mean ± std over the seeds per test language) and writes them to
+<workdir>/<lang>/tasks/phase2-sweep.json. Seeds already run are cached, so a rerun only trains what is
+missing. The default setting runs last, so the build's result file for lt-sft-kd is the default's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's polyglot_kd, not an installed one
+
+from polyglot_kd.config import load_language  # noqa: E402
+from polyglot_kd.core.files import write_json_atomic  # noqa: E402
+from polyglot_kd.pipeline.task_suite import resolve_target, run_eval  # noqa: E402
+from polyglot_kd.tasks import get_task  # noqa: E402
+
+# name -> ([distill] overrides, [finetune] overrides); the defaults of DistillConfig / FinetuneConfig last
+SETTINGS = {
+    "T=1": ({"task_temperature": 1.0}, {}),
+    "T=4": ({"task_temperature": 4.0}, {}),
+    "soft + gold labels": ({"task_hard_weight": 1.0}, {}),
+    "soft only, no hidden/attention terms": ({"task_hidden_weight": 0.0, "task_attention_weight": 0.0}, {}),
+    "density 0.2": ({}, {"density": 0.2}),
+    "default (T=2, soft, hidden + attention, density 0.08)": ({}, {}),
+}
+
+
+def summarise(records: list[dict]) -> dict:
+    return {r["language"]: {"mean": r["mean"], "std": r["std"]} for r in records}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("language")
+    parser.add_argument("--workdir", type=Path, default=Path("builds"))
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--languages", default="tr,id", help="test languages (default: tr,id)")
+    parser.add_argument("--only", help="comma-separated setting names to run (default: all)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    languages = args.languages.split(",")
+    pos = get_task("pos")
+    rows = {}
+    settings = {k: v for k, v in SETTINGS.items() if not args.only or k in args.only.split(",")}
+    plain_target = resolve_target(args.language, args.workdir, None, {"seeds": seeds}, teacher=False, only=["distill"])
+    rows["plain LT-SFT of the student"] = summarise(run_eval(plain_target, [pos], ["lt-sft"], languages))
+    for name, (distill, finetune) in settings.items():
+        finetune = finetune | {"seeds": seeds}
+        target = resolve_target(args.language, args.workdir, None, finetune, teacher=False, only=["distill"])
+        target.config = load_language(args.language, {"distill": distill, "finetune": finetune})
+        rows[name] = summarise(run_eval(target, [pos], ["lt-sft-kd"], languages))
+    out = args.workdir / args.language / "tasks" / "phase2-sweep.json"
+    write_json_atomic(out, {"language": args.language, "seeds": seeds, "settings": {k: [v[0], v[1]] for k, v in settings.items()},
+                            "rows": rows})
+    print(f"\nphase 2 on the {args.language} student, POS word accuracy (%), mean ± std over seeds {seeds}:")
+    print("| setting | " + " | ".join(f"en->{lang}" for lang in languages) + " |")
+    print("|---|" + "---|" * len(languages))
+    for name, by_lang in rows.items():
+        print(f"| {name} | " + " | ".join(f"{100 * by_lang[lang]['mean']:.1f} ± {100 * by_lang[lang]['std']:.1f}"
+                                         for lang in languages) + " |")
+    print(f"\n{out}")
+
+
+if __name__ == "__main__":
+    main()
