@@ -29,3 +29,18 @@ def test_repeated_pairs_makes_whole_shuffled_passes():
     pairs = list(repeated_pairs(source, target, 25))
     assert len(pairs) == 25 and all(t == f"t{s}" for s, t in pairs)
     assert sorted(s for s, _ in pairs[:10]) == source and [s for s, _ in pairs[:10]] != [s for s, _ in pairs[10:20]]
+
+
+def test_the_count_benchmark_counts_both_sides_the_same_either_way(tmp_path):
+    from polyglot_kd.pipeline.bench import count_here
+
+    tokenizer = unigram_tokenizer()
+    tokenizer.save_pretrained(tmp_path / "tok")
+    # the target side is twice as long: counting one side twice would show
+    pairs = list(repeated_pairs(CORPUS, [f"{s} {s}" for s in CORPUS], 2 * len(CORPUS)))
+    write_pairs(pairs, tmp_path / "pairs.arrow")
+    expected = int(vocab.count_tokens(tokenizer, [s for s, _ in pairs] + [t for _, t in pairs]).sum())
+    arrow = count_here("arrow", tmp_path / "pairs.arrow", tmp_path / "tok", len(pairs))
+    lists = count_here("lists", tmp_path / "pairs.arrow", tmp_path / "tok", len(pairs))
+    assert arrow["tokens"] == lists["tokens"] == expected and arrow["pairs"] == len(pairs)
+    assert arrow["peak_anon_mib"] >= arrow["anon_before_mib"] > 0
