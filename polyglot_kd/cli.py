@@ -78,15 +78,15 @@ def cmd_build(args) -> None:
     config = load_language(args.language, overrides)
     stages = args.stages or config.stages
     if args.budget:
-        from polyglot_kd.pipeline.budget import budget_config, parse_budget
+        from polyglot_kd.pipeline.budget import budget_config, parse_budget, stages_for
 
         budget = parse_budget(args.budget)  # a typo fails here, before any frontier is read or computed
         if "distill" not in stages:
             raise PolyglotError(f"--budget picks the distilled student's shape, but the stages {stages} have no distill")
         config, point, why = budget_config(config, args.workdir, budget)
-        if point.stacked and "stack" not in stages:
-            raise PolyglotError(f"--budget {args.budget} picked {point.name}, which stacks the MT encoder under the "
-                                f"student; add the stack stage: --stages {','.join(stages)},stack")
+        if (needed := stages_for(point, stages)) != stages:
+            log.info("budget %s: %s needs the stages %s", args.budget, point.name, ",".join(needed))
+            stages = needed
         print(f"budget {args.budget}: {why}")
     log.info("building %s (%s) with stages %s into %s", config.code, config.name, ",".join(stages), args.workdir)
     log.info("resolved config: %s", json.dumps(config.to_dict(), ensure_ascii=False))

@@ -145,3 +145,14 @@ def budget_config(config, workdir: Path, budget: Budget, compute_points: str | N
                                   chosen_by=f"budget {budget.text}: {why}; from {path.name}")
     stack = dataclasses.replace(config.stack, backbone="distill") if point.stacked else config.stack
     return dataclasses.replace(config, distill=distill, stack=stack), point, why
+
+
+def stages_for(point, stages: list[str]) -> list[str]:
+    """The build stages a budget point needs: an +ofa point its embed-init stage (before distill), a
+    stacked one its stack stage (after it); the others as given."""
+    out = list(stages)
+    if getattr(point, "ofa", False) and "embed-init" not in out:
+        out.insert(out.index("distill"), "embed-init")
+    if getattr(point, "stacked", False) and "stack" not in out:
+        out.insert(out.index("distill") + 1, "stack")
+    return out

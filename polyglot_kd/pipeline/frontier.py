@@ -7,7 +7,9 @@ is shared through a link), so an interrupted frontier resumes and a finished poi
 retrained nor re-measured (its row is kept in `point.json`, tied to the model it measured). A point
 written with `+mt` also stacks the MT encoder under its student (the stack stage, as many steps), and
 is measured on the route a target sentence takes: MT encoder, then the student's layers. Speeds are
-ratios to the teacher measured in the same run as the point.
+ratios to the teacher measured in the same run as the point. A point written with `+ofa` starts its
+student from the embed-init model (`[embed_init]`: a language-specific tokenizer, OFA-initialised and
+factorised embeddings, warmed up), built in the point's own folder, so the plain build is unchanged.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ FRONTIER_JSON, FRONTIER_MD, FRONTIER_PNG = "frontier.json", "frontier.md", "fron
 POINT_JSON = "point.json"
 """A point's measured row beside its distill stage, so a rerun re-measures only new or retrained points."""
 DEFAULT_POINTS = "6x384,4x384,6x384r64,5x384r96,4x384r128,4x384r64,6x288r96"
-POINT = re.compile(r"(\d+)(?:x(\d+))?(?:r(\d+))?(\+mt)?")
+POINT = re.compile(r"(\d+)(?:x(\d+))?(?:r(\d+))?(\+ofa)?(\+mt)?")
 SELECTION_SET = "bible-dev"
 """The set a budget picks by (the dev set: held out from training, but not a test set the table
 reports); a frontier of a user's corpus names its own in the table's `selection`."""
@@ -47,11 +49,13 @@ class Point:
     """Rank of the factorised word embedding; 0: the full matrix."""
     stacked: bool = False
     """The MT encoder stacked under the student (`[stack]`, backbone: this point's student)."""
+    ofa: bool = False
+    """The student starts from the embed-init model (its own tokenizer and factorised embedding)."""
 
     @property
     def name(self) -> str:
         return (f"L{self.layers}-W{self.width or 'full'}" + (f"-r{self.rank}" if self.rank else "")
-                + ("-mt" if self.stacked else ""))
+                + ("-ofa" if self.ofa else "") + ("-mt" if self.stacked else ""))
 
     def distill_settings(self) -> dict:
         """The `[distill]` fields that make this student."""
@@ -60,14 +64,15 @@ class Point:
 
 
 def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int, width_init: str = "svd") -> list[Point]:
-    """'6x384,4x192,4x384r128,5x384r96+mt' (layers x width, then an optional embedding rank and '+mt'
-    for the MT encoder stacked under the student; a bare '6' keeps the teacher's width), every problem
-    at once."""
+    """'6x384,4x192,4x384r128,5x384+ofa,5x384r96+mt' (layers x width, then an optional embedding rank,
+    '+ofa' for a student cut from the embed-init model and '+mt' for the MT encoder stacked under the
+    student; a bare '6' keeps the teacher's width), every problem at once."""
     points, problems = [], []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         m = POINT.fullmatch(part)
         if not m:
-            problems.append(f"{part!r} is not LAYERSxWIDTH[rRANK][+mt], e.g. 6x384, 4x384r128 or 5x384r96+mt")
+            problems.append(f"{part!r} is not LAYERSxWIDTH[rRANK][+ofa][+mt], e.g. 6x384, 4x384r128, 5x384+ofa "
+                            "or 5x384r96+mt")
             continue
         layers, width, rank = int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0)
         if not 1 <= layers <= teacher_layers:
@@ -76,7 +81,11 @@ def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int,
             problems.append(f"{part!r}: width {width} must be {width_rule(teacher_width, heads, width_init)}")
         if rank and not 1 <= rank <= (width or teacher_width):
             problems.append(f"{part!r}: embedding rank {rank} is above the width {width or teacher_width}")
-        points.append(Point(layers, 0 if width == teacher_width else width, rank, bool(m.group(4))))
+        ofa = bool(m.group(4))
+        if ofa and (rank or (width and width != teacher_width)):
+            problems.append(f"{part!r}: an +ofa student keeps the embed-init model's width and factorised embedding "
+                            "(its rank is [embed_init] rank); give layers only, e.g. 5x384+ofa")
+        points.append(Point(layers, 0 if width == teacher_width else width, rank, bool(m.group(5)), ofa))
     if problems or not points:
         raise PolyglotError("frontier points: " + ("; ".join(problems) or "none given"))
     return list(dict.fromkeys(points))
@@ -152,7 +161,7 @@ def _measured(folder: Path, identity: str, sets: list[str]) -> dict | None:
 
 
 def point_of(row: dict) -> Point:
-    return Point(row["layers"], row.get("width") or 0, row.get("rank") or 0, bool(row.get("stacked")))
+    return Point(row["layers"], row.get("width") or 0, row.get("rank") or 0, bool(row.get("stacked")), bool(row.get("ofa")))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,6 +194,8 @@ def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int)
                             eval_every=0, checkpoint_every=max(1, steps // 4))
     stack = dataclasses.replace(config.stack, **stack_settings(steps)) if point.stacked else config.stack
     point_build = build.Build(dataclasses.replace(config, distill=d, stack=stack), folder)
+    if point.ofa:  # the student is cut from this point's own embed-init model
+        build.run_stage(point_build, "embed-init")
     build.run_stage(point_build, "distill")
     if point.stacked:
         build.run_stage(point_build, "stack")
@@ -194,7 +205,7 @@ def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int)
 
 def _row(point: Point, scores: dict, teacher: dict, speed) -> dict:
     row = {"point": point.name, "layers": point.layers, "width": point.width or None, "rank": point.rank or None,
-           **({"stacked": True} if point.stacked else {}),
+           **({"stacked": True} if point.stacked else {}), **({"ofa": True} if point.ofa else {}),
            "params": scores["params"],
            "param_ratio": scores["params"] / teacher["params"], "speedup": speed.speedup,
            "sentences_per_second": speed.model_per_second}

@@ -72,3 +72,13 @@ def test_budget_build_trains_the_chosen_point_and_records_why(tiny_world):
     (workdir / "pt" / frontier.FRONTIER_DIR / frontier.FRONTIER_JSON).write_text(json.dumps(other))
     with pytest.raises(PolyglotError, match="is for 'sw', not 'pt'"):
         budget.budget_config(config, workdir, budget.parse_budget("params=1x"))
+
+
+def test_a_budget_point_brings_the_stages_it_needs():
+    from polyglot_kd.pipeline.budget import stages_for
+    from polyglot_kd.pipeline.frontier import Point
+
+    stages = ["trim", "distill", "eval"]
+    assert stages_for(Point(5), stages) == stages
+    assert stages_for(Point(5, ofa=True), stages) == ["trim", "embed-init", "distill", "eval"]
+    assert stages_for(Point(5, 0, 96, stacked=True), stages) == ["trim", "distill", "stack", "eval"]

@@ -334,3 +334,28 @@ def test_warm_up_trains_the_new_embeddings_alone_and_records_dev_retrieval(world
 def test_warm_up_settings_are_checked():
     problems = EmbedInitConfig(warmup_steps=-1, warmup_lr=0).check()
     assert any("embed_init.warmup_steps: -1" in p for p in problems) and any("embed_init.warmup_lr: 0" in p for p in problems)
+
+
+def test_an_ofa_frontier_point_cuts_its_student_from_its_own_embed_init_model(world):
+    from polyglot_kd.pipeline import frontier
+
+    data, workdir = world
+    data["embed_init"]["warmup_steps"] = 2
+    config = parse_config(data)
+    table = frontier.run_frontier(config, workdir, "1,1+ofa", steps=2, speed_sentences=2)
+    plain, ofa = table["points"]
+    assert ofa["point"] == "L1-Wfull-ofa" and ofa["ofa"] and "ofa" not in plain
+    folder = workdir / "pt" / "frontier" / "L1-Wfull-ofa"
+    distilled = json.loads((folder / "distill" / "manifest.json").read_text())["metrics"]
+    assert distilled["start"] == "embed-init" and (folder / "embed-init" / "manifest.json").is_file()
+    assert not (workdir / "pt" / "embed-init").exists()  # the build itself is unchanged
+    assert len(load_tokenizer(folder / "distill" / "model")) == 40
+    assert frontier.point_of(ofa) == frontier.Point(1, 0, 0, False, True)
+
+
+def test_ofa_points_take_layers_only():
+    from polyglot_kd.pipeline import frontier
+
+    with pytest.raises(PolyglotError, match="an \\+ofa student keeps the embed-init model's width"):
+        frontier.parse_points("5x384r96+ofa", 12, 384, 12)
+    assert frontier.parse_points("5x384+ofa", 12, 384, 12)[0].name == "L5-Wfull-ofa"
