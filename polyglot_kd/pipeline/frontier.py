@@ -9,7 +9,8 @@ written with `+mt` also stacks the MT encoder under its student (the stack stage
 is measured on the route a target sentence takes: MT encoder, then the student's layers. Speeds are
 ratios to the teacher measured in the same run as the point. A point written with `+ofa` starts its
 student from the embed-init model (`[embed_init]`: a language-specific tokenizer, OFA-initialised and
-factorised embeddings, warmed up), built in the point's own folder, so the plain build is unchanged.
+factorised embeddings, warmed up), built once for all such points in `frontier/_embed-init/`, so the
+plain build is unchanged.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 FRONTIER_DIR = "frontier"
 FRONTIER_JSON, FRONTIER_MD, FRONTIER_PNG = "frontier.json", "frontier.md", "frontier.png"
+OFA_DIR = "_embed-init"
+"""The embed-init model the +ofa points share (built once per frontier, beside the points)."""
 POINT_JSON = "point.json"
 """A point's measured row beside its distill stage, so a rerun re-measures only new or retrained points."""
 DEFAULT_POINTS = "6x384,4x384,6x384r64,5x384r96,4x384r128,4x384r64,6x288r96"
@@ -194,8 +197,14 @@ def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int)
                             eval_every=0, checkpoint_every=max(1, steps // 4))
     stack = dataclasses.replace(config.stack, **stack_settings(steps)) if point.stacked else config.stack
     point_build = build.Build(dataclasses.replace(config, distill=d, stack=stack), folder)
-    if point.ofa:  # the student is cut from this point's own embed-init model
-        build.run_stage(point_build, "embed-init")
+    if point.ofa:  # the student is cut from the frontier's one embed-init model
+        shared = folder.parent / OFA_DIR
+        shared.mkdir(exist_ok=True)
+        if not (shared / "trim").exists():
+            (shared / "trim").symlink_to(Path("..") / ".." / "trim", target_is_directory=True)
+        build.run_stage(build.Build(config, shared), "embed-init")
+        if not (folder / "embed-init").exists():
+            (folder / "embed-init").symlink_to(Path("..") / OFA_DIR / "embed-init", target_is_directory=True)
     build.run_stage(point_build, "distill")
     if point.stacked:
         build.run_stage(point_build, "stack")

@@ -342,12 +342,14 @@ def test_an_ofa_frontier_point_cuts_its_student_from_its_own_embed_init_model(wo
     data, workdir = world
     data["embed_init"]["warmup_steps"] = 2
     config = parse_config(data)
-    table = frontier.run_frontier(config, workdir, "1,1+ofa", steps=2, speed_sentences=2)
-    plain, ofa = table["points"]
+    table = frontier.run_frontier(config, workdir, "1,1+ofa,2+ofa", steps=2, speed_sentences=2)
+    plain, ofa, deeper = table["points"]
     assert ofa["point"] == "L1-Wfull-ofa" and ofa["ofa"] and "ofa" not in plain
     folder = workdir / "pt" / "frontier" / "L1-Wfull-ofa"
     distilled = json.loads((folder / "distill" / "manifest.json").read_text())["metrics"]
     assert distilled["start"] == "embed-init" and (folder / "embed-init" / "manifest.json").is_file()
+    shared = workdir / "pt" / "frontier" / "_embed-init" / "embed-init"
+    assert (folder / "embed-init").resolve() == shared.resolve() == (folder.parent / "L2-Wfull-ofa" / "embed-init").resolve()
     assert not (workdir / "pt" / "embed-init").exists()  # the build itself is unchanged
     assert len(load_tokenizer(folder / "distill" / "model")) == 40
     assert frontier.point_of(ofa) == frontier.Point(1, 0, 0, False, True)
