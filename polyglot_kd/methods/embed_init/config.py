@@ -45,10 +45,10 @@ class EmbedInitConfig:
     bli_pairs: str = "freedict"
     """Held-out lexicon for the alignment check (BLI precision@1): 'freedict' (Debian
     dict-freedict-eng-<iso3>, where there is one) or '' to skip it."""
-    warmup_steps: int = 0
+    warmup_steps: int = 300
     """Steps of embedding warm-up after initialisation: the new embeddings train with the body frozen,
     towards the trimmed model, with the distill stage's word-aligned losses over every layer (what OFA's
-    continued pretraining does, briefly); 0 = none."""
+    continued pretraining does, briefly); 0 = none (docs/embed_init.md compares the two)."""
     warmup_lr: float = 1e-3
     """Peak learning rate of the warm-up (only embeddings train, so it can be higher than distillation's)."""
     seed: int = 0

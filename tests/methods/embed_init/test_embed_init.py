@@ -201,7 +201,7 @@ def world(tiny_world, monkeypatch):
         f"bible-{split}", *((EN[-2:], PT[-2:]) if split == "test" else (EN[:-2], PT[:-2]))))  # test: held out
     data = config.to_dict()
     data["embed_init"] = {"vocab_size": 40, "rank": 8, "vector_dim": 8, "min_count": 1, "fasttext_epochs": 2,
-                          "bli_pairs": ""}
+                          "bli_pairs": "", "warmup_steps": 2}
     data["stages"] = ["trim", "embed-init", "distill", "eval"]
     data["distill"]["eval_every"] = 0
     return data, workdir
