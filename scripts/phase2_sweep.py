@@ -24,16 +24,15 @@ from polyglot_kd.core.files import write_json_atomic  # noqa: E402
 from polyglot_kd.pipeline.task_suite import resolve_target, run_eval  # noqa: E402
 from polyglot_kd.tasks import get_task  # noqa: E402
 
-# name -> ([distill] overrides, [finetune] overrides); the defaults of DistillConfig / FinetuneConfig last
+# key -> (what it is, [distill] overrides, [finetune] overrides); the defaults of DistillConfig / FinetuneConfig last
 SETTINGS = {
-    "T=1": ({"task_temperature": 1.0}, {}),
-    "T=4": ({"task_temperature": 4.0}, {}),
-    "soft + gold labels": ({"task_hard_weight": 1.0}, {}),
-    "soft only, no hidden/attention terms": ({"task_hidden_weight": 0.0, "task_attention_weight": 0.0}, {}),
-    "density 0.2": ({}, {"density": 0.2}),
-    "default (T=2, soft, hidden + attention, density 0.08)": ({}, {}),
+    "T1": ("T = 1", {"task_temperature": 1.0}, {}),
+    "T4": ("T = 4", {"task_temperature": 4.0}, {}),
+    "gold": ("soft targets + gold labels", {"task_hard_weight": 1.0}, {}),
+    "soft-only": ("soft targets only, no hidden/attention terms", {"task_hidden_weight": 0.0, "task_attention_weight": 0.0}, {}),
+    "density": ("density 0.2", {}, {"density": 0.2}),
+    "default": ("default: T = 2, soft targets, hidden + attention terms, density 0.08", {}, {}),
 }
-
 
 def summarise(records: list[dict]) -> dict:
     return {r["language"]: {"mean": r["mean"], "std": r["std"]} for r in records}
@@ -45,23 +44,26 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("builds"))
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--languages", default="tr,id", help="test languages (default: tr,id)")
-    parser.add_argument("--only", help="comma-separated setting names to run (default: all)")
+    parser.add_argument("--only", help=f"comma-separated settings to run, of {', '.join(SETTINGS)} (default: all)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     seeds = [int(s) for s in args.seeds.split(",")]
     languages = args.languages.split(",")
     pos = get_task("pos")
     rows = {}
-    settings = {k: v for k, v in SETTINGS.items() if not args.only or k in args.only.split(",")}
+    only = args.only.split(",") if args.only else list(SETTINGS)
+    if unknown := [k for k in only if k not in SETTINGS]:
+        parser.error(f"--only: {unknown} are not settings; expected some of {', '.join(SETTINGS)}")
+    settings = {k: v for k, v in SETTINGS.items() if k in only}
     plain_target = resolve_target(args.language, args.workdir, None, {"seeds": seeds}, teacher=False, only=["distill"])
     rows["plain LT-SFT of the student"] = summarise(run_eval(plain_target, [pos], ["lt-sft"], languages))
-    for name, (distill, finetune) in settings.items():
+    for key, (what, distill, finetune) in settings.items():
         finetune = finetune | {"seeds": seeds}
         target = resolve_target(args.language, args.workdir, None, finetune, teacher=False, only=["distill"])
         target.config = load_language(args.language, {"distill": distill, "finetune": finetune})
-        rows[name] = summarise(run_eval(target, [pos], ["lt-sft-kd"], languages))
+        rows[f"lt-sft-kd, {what}"] = summarise(run_eval(target, [pos], ["lt-sft-kd"], languages))
     out = args.workdir / args.language / "tasks" / "phase2-sweep.json"
-    write_json_atomic(out, {"language": args.language, "seeds": seeds, "settings": {k: [v[0], v[1]] for k, v in settings.items()},
+    write_json_atomic(out, {"language": args.language, "seeds": seeds, "settings": {k: list(v) for k, v in settings.items()},
                             "rows": rows})
     print(f"\nphase 2 on the {args.language} student, POS word accuracy (%), mean ± std over seeds {seeds}:")
     print("| setting | " + " | ".join(f"en->{lang}" for lang in languages) + " |")
