@@ -267,11 +267,17 @@ def cmd_stack(args) -> None:
         print(f"retrieval {config.source}<->{config.code} on {len(m['curve'])} curve points, last: {100 * last['mean']:.1f}%")
 
 
+def _default_points() -> str:
+    from polyglot_kd.pipeline.frontier import DEFAULT_POINTS
+
+    return DEFAULT_POINTS
+
+
 def cmd_frontier(args) -> None:
-    from polyglot_kd.pipeline.frontier import FRONTIER_DIR, FRONTIER_MD, run_frontier, render
+    from polyglot_kd.pipeline.frontier import DEFAULT_POINTS, FRONTIER_DIR, FRONTIER_MD, run_frontier, render
 
     config = load_language(args.language)
-    table = run_frontier(config, args.workdir, args.points, args.steps)
+    table = run_frontier(config, args.workdir, args.points or DEFAULT_POINTS, args.steps)
     print(render(table))
     print(f"\n{stage_path(args.workdir, config.code, FRONTIER_DIR) / FRONTIER_MD}")
 
@@ -633,14 +639,17 @@ COMMANDS = (
              config_arg("--curve-split", "stack", "curve_split", choices=("dev", "test")),
              WORKDIR, FORCE)),
     Command("frontier", cmd_frontier, "size/speed frontier: a grid of students, each distilled briefly, side by side",
-            "Distil one student per point (LAYERSxWIDTH) from the build's trimmed model for the same fixed number "
-            "of steps, score each on the held-out retrieval sets, time it against the teacher side by side, and "
+            "Distil one student per point from the build's trimmed model for the same fixed number of steps, score "
+            "each on the held-out retrieval sets and the dev set, time it against the teacher side by side, and "
             "write <workdir>/<LANG>/frontier/frontier.json, .md and .png (retention against parameters and against "
-            "speed, the Pareto points marked). Finished points are not redone.",
+            "speed, the Pareto points marked). A point is LAYERSxWIDTH, then optionally rRANK (the word embedding "
+            "factorised at that rank), +ofa (the student cut from a warmed-up embed-init model: its own tokenizer) "
+            "and +mt (the MT encoder stacked under the student, measured on its route). Finished points are not "
+            "redone; `build --budget` picks from the table.",
             (LANGUAGE,
-             arg("--points", default="6x384,4x384,6x288,6x192,4x192",
-                 help="comma-separated LAYERSxWIDTH (width a multiple of the teacher's heads; a bare number keeps "
-                      "its width) (default: 6x384,4x384,6x288,6x192,4x192)"),
+             arg("--points", help=lambda: "comma-separated points, e.g. 6x384,5x384r96,5x384+ofa,5x384r96+mt (width "
+                                          "a multiple of the teacher's heads; a bare number keeps its width) "
+                                          f"(default: {_default_points()})"),
              arg("--steps", type=int, default=200, help="distillation steps of every point (default: 200)"),
              WORKDIR)),
     Command("eval", cmd_eval, "zero-shot task suite (retrieval, mining, POS, XTREME tasks) for a build or model",

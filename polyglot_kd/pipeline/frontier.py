@@ -23,10 +23,8 @@ from pathlib import Path
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.files import write_json_atomic
-from polyglot_kd.methods.bistil.student import width_problem, width_rule
 from polyglot_kd.pipeline import build
 from polyglot_kd.pipeline.lock import build_lock
-from polyglot_kd.sources.teacher import resolve_teacher
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +68,8 @@ def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int,
     """'6x384,4x192,4x384r128,5x384+ofa,5x384r96+mt' (layers x width, then an optional embedding rank,
     '+ofa' for a student cut from the embed-init model and '+mt' for the MT encoder stacked under the
     student; a bare '6' keeps the teacher's width), every problem at once."""
+    from polyglot_kd.methods.bistil.student import width_problem, width_rule
+
     points, problems = [], []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         m = POINT.fullmatch(part)
@@ -101,6 +101,7 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
 
     from polyglot_kd.pipeline.speed import side_by_side
     from polyglot_kd.pipeline.stages.evaluate import evaluate_model
+    from polyglot_kd.sources.teacher import resolve_teacher
     from polyglot_kd.data import corpora
     from polyglot_kd.tasks import get_task
 
