@@ -49,6 +49,10 @@ def _model_dir(path: Path) -> Path:
                         "(a Hugging Face model directory or a build stage folder)")
 
 
+def _holds_model(path: Path) -> bool:
+    return any((candidate / "config.json").is_file() for candidate in (path / "model", path))
+
+
 def _language_of(path: Path) -> str | None:
     for manifest in (path / "manifest.json", path.parent / "manifest.json"):
         if manifest.is_file():
@@ -75,7 +79,7 @@ def _resolve_target(target: str, workdir: Path, language: str | None, finetune: 
 
     path = Path(target).expanduser()
     overrides = {"finetune": finetune} if finetune else {}
-    if not path.exists() and target in known_languages():
+    if target in known_languages() and not _holds_model(path):  # a code, even beside a folder of that name
         config = load_language(target, overrides)
         build = Build(config, Path(workdir) / config.code)
         models = models_to_evaluate(build)

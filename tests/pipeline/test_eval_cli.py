@@ -94,3 +94,11 @@ def test_eval_a_stage_folder_of_a_build(tiny_build, capsys):
     record = json.loads((tiny_build / "pt/tasks/trim/mining.pt.frozen.json").read_text())
     assert record["metric"] == "f1" and {"bible-test", "udhr"} == set(record["datasets"])
     assert record["datasets"]["bible-test"]["threshold"] > 0
+
+
+def test_a_language_code_is_a_code_even_inside_the_build_folder(tiny_build, monkeypatch):
+    from polyglot_kd.pipeline.task_suite import resolve_target
+
+    monkeypatch.chdir(tiny_build)  # holds the folder pt/ (the build), which is no model
+    target = resolve_target("pt", tiny_build, None, {})
+    assert set(target.models) == {"teacher", "trim"} and target.config.code == "pt"
