@@ -86,13 +86,19 @@ class DistillConfig:
     cross-entropy against the task-tuned teacher's logits (BiStil: 2)."""
     task_soft_weight: float = 1.0
     """Phase 2: weight of that soft cross-entropy (labelled positions only)."""
-    task_hard_weight: float = 0.0
-    """Phase 2: weight of the ordinary cross-entropy on the gold labels (BiStil: none)."""
+    task_hard_weight: float = 1.0
+    """Phase 2: weight of the ordinary cross-entropy on the gold labels (BiStil: none). 1 by measurement:
+    on the tr student it beat soft targets alone and T = 1 (docs/distillation.md)."""
     task_hidden_weight: float = 1.0
     """Phase 2: weight of the hidden-state MSE between each student layer and the task-tuned
     teacher layer it was cut from (skipped for a narrower student)."""
     task_attention_weight: float = 1.0
     """Phase 2: weight of the attention loss (`attention_loss`) on the same layer pairs."""
+
+    def phase1(self) -> dict:
+        """The fields the student's training reads: what the distill stage's inputs hash (the `task_*`
+        fields are phase 2's, read by the task suite)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("task_")}
 
     def check(self) -> list[str]:
         from polyglot_kd.data.catalogs import check_names

@@ -47,7 +47,7 @@ TEACHER_STAGE = "trim"  # the model distilled from
 def inputs(build: Build) -> dict:
     c = build.config
     base = base_stage(build, required=False)
-    return {"corpus": corpora.fingerprint(c), "distill": vars(c.distill),
+    return {"corpus": corpora.fingerprint(c), "distill": c.distill.phase1(),
             "base": base and (build.manifest(base) or {}).get("inputs_hash"), "base_stage": base,
             "teacher": (build.manifest(TEACHER_STAGE) or {}).get("inputs_hash")}
 
@@ -137,7 +137,7 @@ def run(build: Build, out: Path) -> dict:
     loss_fn = objective.make_loss_fn(d, teacher, lambda: trainer.module, layers, tokenizer, batches,
                                      accelerator.device, teacher_tokenizer, Share(accelerator))
     trainer = Trainer(out, trainable, loss_fn, settings, accelerator=accelerator,
-                      config_hash=inputs_hash({"distill": vars(d), "base": str(base)}))
+                      config_hash=inputs_hash({"distill": d.phase1(), "base": str(base)}))
     if d.eval_every and accelerator.is_main_process:  # the engine evaluates on the main process only
         dev = corpora.dev_set(cfg, max_items=d.eval_items)
         trainer.evaluate = objective.dev_retrieval(dev, cfg.eval.prefix, student.model, tokenizer, teacher,
