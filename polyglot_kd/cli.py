@@ -335,7 +335,7 @@ def cmd_leaderboard(args) -> None:
     for path in written:
         print(path)
     if args.screenshot:
-        print(browser.screenshot(browser.page_url(Path(args.out) / LEADERBOARD_HTML), args.screenshot))
+        print(browser.screenshot(browser.page_url(Path(args.out) / LEADERBOARD_HTML, args.view or ""), args.screenshot))
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -623,7 +623,9 @@ COMMANDS = (
                   arg("--out", type=Path, default=Path("eval"), help="output folder (default: ./eval)"),
                   arg("--from-results", type=Path, nargs="?", const=True, metavar="DIR",  # True: given bare
                       help="render from the result files in DIR (default: <out>/results), not from the builds"),
-                  arg("--screenshot", type=Path, metavar="PNG", help="also save a screenshot of the page (needs chromium)"))),
+                  arg("--screenshot", type=Path, metavar="PNG", help="also save a screenshot of the page (needs chromium)"),
+                  arg("--view", metavar="FRAGMENT", help="the page view the screenshot shows, as its address fragment, "
+                                                         "e.g. 'task=pos' or 'lang=tr&sort=params'"))),
     Command("stack", cmd_stack, "stack an MT encoder under the backbone and train it (self-distillation)",
             "Run the stack stage of a language's build: a frozen MT encoder's states, through a trainable "
             "projection, enter the backbone at --enter-layer; trained towards the backbone reading its own tokens. "
