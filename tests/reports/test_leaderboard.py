@@ -320,3 +320,14 @@ def test_html_page_in_headless_chromium(reports, tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (700, 900)
     assert pixels[..., :3].std() > 0.05  # not a blank page
+
+
+def test_the_published_board_is_what_its_kept_result_files_render(tmp_path):
+    """eval/ in the repository: its tables come back byte for byte from eval/results/ (the PNGs and the
+    page that embeds them depend on the installed matplotlib's rendering, so the text files are compared)."""
+    from polyglot_kd.core.paths import repo_root
+
+    published = repo_root() / "eval"
+    leaderboard.write_from_results(published / "results", tmp_path)
+    for name in ("leaderboard.md", "leaderboard.csv"):
+        assert (tmp_path / name).read_bytes() == (published / name).read_bytes(), name
