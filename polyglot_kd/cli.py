@@ -274,10 +274,10 @@ def _default_points() -> str:
 
 
 def cmd_frontier(args) -> None:
-    from polyglot_kd.pipeline.frontier import DEFAULT_POINTS, FRONTIER_DIR, FRONTIER_MD, run_frontier, render
+    from polyglot_kd.pipeline.frontier import FRONTIER_DIR, FRONTIER_MD, run_frontier, render
 
     config = load_language(args.language)
-    table = run_frontier(config, args.workdir, args.points or DEFAULT_POINTS, args.steps)
+    table = run_frontier(config, args.workdir, args.points or _default_points(), args.steps)
     print(render(table))
     print(f"\n{stage_path(args.workdir, config.code, FRONTIER_DIR) / FRONTIER_MD}")
 

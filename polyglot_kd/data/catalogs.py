@@ -57,10 +57,9 @@ def read_po(path: Path) -> list[tuple[str, str]]:
         elif line.startswith("#") or not line:
             continue
         elif line.startswith(("msgctxt ", "msgid ")):
-            if line.startswith("msgctxt ") or "msgctxt" not in entry or "msgid" in entry:
-                if "msgid" in entry:
-                    finish()
-                    entry, fuzzy = {}, False
+            if "msgid" in entry:  # the previous entry is complete (a msgid after a msgctxt is the same entry)
+                finish()
+                entry, fuzzy = {}, False
             field = line.split(" ", 1)[0]
             entry[field] = _unquote(line.split(" ", 1)[1])
         elif line.startswith("msgid_plural") or line.startswith("msgstr["):

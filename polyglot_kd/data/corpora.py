@@ -118,11 +118,11 @@ def _test_sides(config) -> dict[str, set[str]]:
     return {"source": {s for d in tests for s in d.source}, "target": {t for d in tests for t in d.target}}
 
 
-def _split_train(config) -> tuple[TrainText, list[tuple[str, str]]]:
-    """The train role with the test sentences out, and the dev pairs held out of it (none where a dev
-    source or the Bible's Acts serves as dev)."""
+def _split_train(config, test: dict[str, set[str]] | None = None) -> tuple[TrainText, list[tuple[str, str]]]:
+    """The train role with the test sentences (`test`, default: the config's) out, and the dev pairs
+    held out of it (none where a dev source or the Bible's Acts serves as dev)."""
     bible_pairs, user_pairs, counting = _train_parts(config)
-    test = _test_sides(config)
+    test = _test_sides(config) if test is None else test
 
     def held_out(pair) -> bool:
         return pair[0] not in test["source"] and pair[1] not in test["target"]
@@ -150,10 +150,10 @@ def train_text(config) -> TrainText:
 def distill_text(config) -> TrainText:
     """What distillation trains on: `train_text` with the `[distill] mixed_domains` catalogs' pairs added
     (repeats, test sentences and dev pairs left out)."""
-    train, dev = _split_train(config)
     if not config.distill.mixed_domains:
-        return train
+        return train_text(config)
     test = _test_sides(config)
+    train, dev = _split_train(config, test)
     seen = set(zip(train.pairs.source, train.pairs.target)) | set(dev)
     added, mixed_in = [], {}
     for name in config.distill.mixed_domains:

@@ -212,8 +212,8 @@ def count_here(mode: str, path: Path, tokenizer_dir: Path, rows: int) -> dict:
     else:
         texts = {c: list(dataset[c]) for c in ("source", "target")}
         peak_anon[0] = max(peak_anon[0], _status_mib("RssAnon"))
-        counts = sum(trimming.count_token_batches(tokenizer, sampled(texts[c][i:i + 2000] for i in range(0, len(texts[c]), 2000)),
-                                                  desc=c) for c in texts)
+        counts = sum(trimming.count_token_batches(tokenizer, sampled(trimming.text_batches(texts[c])), desc=c)
+                     for c in texts)
     seconds = time.perf_counter() - start
     return {"mode": mode, "pairs": len(dataset), "tokens": int(counts.sum()), "seconds": seconds,
             "anon_before_mib": before, "peak_anon_mib": peak_anon[0],

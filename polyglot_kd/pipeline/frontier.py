@@ -134,11 +134,10 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
             row = _measured(out / point.name, identity, list(teacher["retrieval"]))
             if row is None:
                 scores = evaluate_model(model_dir, config, task_sets)
-                if point.stacked:  # timed on the target's route: MT encoder, then the student
-                    speed = _route_speed(model_dir, teacher_dir, texts, config)
-                else:
-                    speed = side_by_side(model_dir, teacher_dir, texts, batch_size=config.eval.batch_size,
-                                         max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix)
+                # a stacked point is timed on the target's route: MT encoder, then the student
+                speed = side_by_side(model_dir, teacher_dir, texts, batch_size=config.eval.batch_size,
+                                     max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix,
+                                     language=config.code)
                 row = _row(point, scores, teacher, speed)
                 write_json_atomic(out / point.name / POINT_JSON, {"model": identity, "row": row})
             rows.append(row)
@@ -168,44 +167,30 @@ def point_of(row: dict) -> Point:
     return Point(row["layers"], row.get("width") or 0, row.get("rank") or 0, bool(row.get("stacked")), bool(row.get("ofa")))
 
 
-@dataclasses.dataclass(frozen=True)
-class RouteSpeed:
-    speedup: float
-    model_per_second: float
-
-
-def _route_speed(model_dir: Path, teacher_dir: Path, texts: list[str], config: LanguageConfig) -> RouteSpeed:
-    from polyglot_kd.pipeline.speed import beside_teacher
-
-    e = config.eval
-    timed = beside_teacher({"teacher": teacher_dir, "point": model_dir}, texts, language=config.code,
-                           batch_size=e.batch_size, max_length=e.max_length, prefix=e.prefix, rounds=2)
-    return RouteSpeed(timed["speedup"]["point"], timed["sentences_per_second"]["point"])
-
-
 def stack_settings(steps: int) -> dict:
     """The `[stack]` fields of a stacked point: under this point's student, as many steps as it distilled."""
     return {"backbone": "distill", "steps": steps, "max_minutes": 0.0, "checkpoint_every": max(1, steps // 4),
             "eval_every": 0}
 
 
-def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int) -> Path:
+def _link(folder: Path, name: str, target: Path) -> None:
+    """`folder/name` -> `target` (relative), so a point's build reads a stage built elsewhere."""
     folder.mkdir(parents=True, exist_ok=True)
-    link = folder / "trim"
-    if not link.exists():
-        link.symlink_to(Path("..") / ".." / "trim", target_is_directory=True)
+    if not (folder / name).exists():
+        (folder / name).symlink_to(target, target_is_directory=True)
+
+
+def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int) -> Path:
+    _link(folder, "trim", Path("..") / ".." / "trim")
     d = dataclasses.replace(config.distill, **point.distill_settings(), steps=steps, time_budget_minutes=0.0,
                             eval_every=0, checkpoint_every=max(1, steps // 4))
     stack = dataclasses.replace(config.stack, **stack_settings(steps)) if point.stacked else config.stack
     point_build = build.Build(dataclasses.replace(config, distill=d, stack=stack), folder)
     if point.ofa:  # the student is cut from the frontier's one embed-init model
         shared = folder.parent / OFA_DIR
-        shared.mkdir(exist_ok=True)
-        if not (shared / "trim").exists():
-            (shared / "trim").symlink_to(Path("..") / ".." / "trim", target_is_directory=True)
+        _link(shared, "trim", Path("..") / ".." / "trim")
         build.run_stage(build.Build(config, shared), "embed-init")
-        if not (folder / "embed-init").exists():
-            (folder / "embed-init").symlink_to(Path("..") / OFA_DIR / "embed-init", target_is_directory=True)
+        _link(folder, "embed-init", Path("..") / OFA_DIR / "embed-init")
     build.run_stage(point_build, "distill")
     if point.stacked:
         build.run_stage(point_build, "stack")

@@ -40,17 +40,17 @@ class Target:
     """The build's eval/report.json to extend, if there is one."""
 
 
+def _found_model(path: Path) -> Path | None:
+    """The model directory at `path` or in its model/ (a build stage folder), or None."""
+    return next((c for c in (path / "model", path) if (c / "config.json").is_file()), None)
+
+
 def _model_dir(path: Path) -> Path:
     """A model directory, or a stage folder holding one in model/."""
-    for candidate in (path / "model", path):
-        if (candidate / "config.json").is_file():
-            return candidate
+    if found := _found_model(path):
+        return found
     raise PolyglotError(f"{path} holds no model: expected config.json in it or in {path / 'model'} "
                         "(a Hugging Face model directory or a build stage folder)")
-
-
-def _holds_model(path: Path) -> bool:
-    return any((candidate / "config.json").is_file() for candidate in (path / "model", path))
 
 
 def _language_of(path: Path) -> str | None:
@@ -79,7 +79,7 @@ def _resolve_target(target: str, workdir: Path, language: str | None, finetune: 
 
     path = Path(target).expanduser()
     overrides = {"finetune": finetune} if finetune else {}
-    if target in known_languages() and not _holds_model(path):  # a code, even beside a folder of that name
+    if target in known_languages() and not _found_model(path):  # a code, even beside a folder of that name
         config = load_language(target, overrides)
         build = Build(config, Path(workdir) / config.code)
         models = models_to_evaluate(build)

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +43,12 @@ def tokenizer_kind(tokenizer) -> str:
 
 def count_tokens(tokenizer, texts: Sequence[str], batch_size: int = 2000, desc: str = "counting") -> np.ndarray:
     """Occurrences of every token id in `texts` (no special tokens), batched through the Rust tokenizer."""
-    batches = (list(texts[start:start + batch_size]) for start in range(0, len(texts), batch_size))
-    return count_token_batches(tokenizer, batches, total=-(-len(texts) // batch_size), desc=desc)
+    return count_token_batches(tokenizer, text_batches(texts, batch_size), total=-(-len(texts) // batch_size), desc=desc)
+
+
+def text_batches(texts: Sequence[str], batch_size: int = 2000) -> Iterator[list[str]]:
+    """`texts` in consecutive batches, as the counters read them."""
+    return (list(texts[start:start + batch_size]) for start in range(0, len(texts), batch_size))
 
 
 def count_token_batches(tokenizer, batches: Iterable[list[str]], total: int | None = None,
