@@ -718,6 +718,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = run_command(argv)
+    if "torch.distributed" in sys.modules:  # only a command that trained or evaluated can be a launched one
+        from polyglot_kd.engine.sharding import exit_if_parallel
+
+        exit_if_parallel(code)
+    return code
+
+
+def run_command(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.languages:
         os.environ[LANGUAGES_ENV] = str(args.languages)

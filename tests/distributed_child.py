@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, for a launched child
 
 from polyglot_kd.engine.batching import collate  # noqa: E402
-from polyglot_kd.engine.sharding import Share, processes  # noqa: E402
+from polyglot_kd.engine.sharding import Share, exit_if_parallel, processes  # noqa: E402
 from polyglot_kd.engine.trainer import Trainer, TrainSettings, make_accelerator  # noqa: E402
 
 GLOBAL_BATCH = 16
@@ -220,8 +220,7 @@ def run_cli(argv: list[str]) -> int:
     return cli.main(argv)
 
 
-if __name__ == "__main__":
-    what, rest = sys.argv[1], sys.argv[2:]
+def run_scenario(what: str, rest: list[str]) -> int:
     if what == "engine":
         run_engine(Path(rest[0]))
     elif what == "objective":
@@ -229,6 +228,12 @@ if __name__ == "__main__":
     elif what == "loop":
         run_loop(Path(rest[0]))
     elif what == "cli":
-        sys.exit(run_cli(rest))
+        return run_cli(rest)  # the CLI ends a launched process itself
     else:
         sys.exit(f"unknown scenario {what!r}")
+    exit_if_parallel(0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_scenario(sys.argv[1], sys.argv[2:]))

@@ -17,6 +17,10 @@ On one process every helper returns its input unchanged.
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 import torch
 
 from polyglot_kd.core.errors import PolyglotError
@@ -28,6 +32,20 @@ def processes():
     from accelerate import PartialState
 
     return PartialState(cpu=not torch.cuda.is_available())
+
+
+def exit_if_parallel(code: int) -> None:
+    """End a process of a launched run here, with `code`, once its work is written; on one process,
+    return. Leaving the process group is not enough: gloo's worker threads outlive it, and a process
+    that reaches interpreter shutdown with them now and then aborts (SIGABRT), which fails the whole
+    launch after a run that succeeded. So the streams are flushed and the process exits at once."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    torch.distributed.destroy_process_group()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def too_many_processes(num_processes: int, global_batch: int, what: str = "batch") -> str | None:

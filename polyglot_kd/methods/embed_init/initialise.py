@@ -27,7 +27,7 @@ from polyglot_kd.methods.embed_init.config import EmbedInitConfig
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.loading import parameter_count
 from polyglot_kd.core.paths import cache_dir
-from polyglot_kd.methods.embed_init.word_vectors import WordVectors
+from polyglot_kd.methods.embed_init.word_vectors import FASTTEXT_THREADS, WordVectors
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def focus_fasttext(tokenizer, texts: list[str], cfg: EmbedInitConfig):
     import fasttext
 
     lines = [" ".join(tokenizer.tokenize(t)) for t in texts]
-    key = hashlib.sha256(repr((lines, cfg.vector_dim, cfg.fasttext_epochs, cfg.min_count, cfg.seed)).encode())
+    key = hashlib.sha256(repr((lines, cfg.vector_dim, cfg.fasttext_epochs, cfg.min_count, cfg.seed, "v2")).encode())
     path = cache_dir() / "vectors" / f"focus-{key.hexdigest()[:24]}.bin"
     if path.is_file():
         return fasttext.load_model(str(path))
@@ -213,7 +213,7 @@ def focus_fasttext(tokenizer, texts: list[str], cfg: EmbedInitConfig):
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     log.info("FOCUS: training CBOW fastText on %d tokenised lines", len(lines))
     model = fasttext.train_unsupervised(str(corpus), model="cbow", dim=cfg.vector_dim or 100,
-                                        epoch=cfg.fasttext_epochs, minCount=cfg.min_count, thread=2,
+                                        epoch=cfg.fasttext_epochs, minCount=cfg.min_count, thread=FASTTEXT_THREADS,
                                         verbose=0)
     corpus.unlink()
     model.save_model(str(path))

@@ -28,6 +28,9 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.paths import cache_dir
 
 log = logging.getLogger(__name__)
+# fastText has no seed: with several threads the order of their updates, hence the vectors, differs
+# from run to run. One thread makes a build reproducible.
+FASTTEXT_THREADS = 1
 
 ANY_LANG = "*"
 FASTTEXT_BIN_MAGIC = 793712314  # first int32 of a fastText .bin file
@@ -183,7 +186,7 @@ def pseudo_bilingual(pairs: list[tuple[str, str]], langs: tuple[str, str], seed:
 def build_default(source: list[str], target: list[str], langs: tuple[str, str], dim: int, epochs: int,
                   min_count: int, seed: int = 0) -> Path:
     """fastText vectors of both languages in one space from parallel verses (cached by their inputs)."""
-    key = hashlib.sha256(repr((source, target, langs, dim, epochs, min_count, seed, "v1")).encode()).hexdigest()[:24]
+    key = hashlib.sha256(repr((source, target, langs, dim, epochs, min_count, seed, "v2")).encode()).hexdigest()[:24]
     path = cache_dir() / "vectors" / f"{langs[0]}-{langs[1]}-{key}.vec"
     if path.is_file():
         return path
@@ -194,7 +197,7 @@ def build_default(source: list[str], target: list[str], langs: tuple[str, str], 
     corpus.write_text("\n".join(pseudo_bilingual(list(zip(source, target)), langs, seed)) + "\n", encoding="utf-8")
     log.info("training %d-d fastText vectors for %s+%s on %d parallel verses", dim, *langs, len(source))
     model = fasttext.train_unsupervised(str(corpus), model="skipgram", dim=dim, epoch=epochs, minCount=min_count,
-                                        minn=3, maxn=5, ws=5, thread=2, verbose=0)  # fastText has no seed option: thread order decides
+                                        minn=3, maxn=5, ws=5, thread=FASTTEXT_THREADS, verbose=0)
     corpus.unlink()
     words = list(model.words)
     vectors = WordVectors([], [], np.stack([model.get_word_vector(w) for w in words]).astype(np.float32))

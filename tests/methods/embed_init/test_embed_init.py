@@ -112,6 +112,21 @@ def test_shared_tokens_are_copied_exactly(tokenizers, method, tmp_path, monkeypa
     assert sum(v for k, v in result.counts.items() if k != "old_tokens_with_vectors") == len(target)
 
 
+def test_fasttext_vectors_are_the_same_on_a_rerun(tokenizers, tmp_path, monkeypatch):
+    """fastText has no seed; what makes a rerun (in a fresh cache) give the same vectors is one thread."""
+    _, target = tokenizers
+    cfg = EmbedInitConfig(method="focus", vector_dim=6, min_count=1, fasttext_epochs=2)
+    runs = []
+    for rerun in ("first", "second"):
+        monkeypatch.setenv("POLYGLOT_KD_CACHE", str(tmp_path / rerun))
+        model = embed_init.focus_fasttext(target, CORPUS[:9] * 5, cfg)
+        runs.append(np.stack([model.get_word_vector(w) for w in model.words]))
+        pairs = word_vectors.build_default(CORPUS[:9], CORPUS[9:18], ("en", "pt"), dim=6, epochs=2, min_count=1)
+        runs.append(word_vectors.load(str(pairs)).matrix)
+    assert np.isfinite(runs[0]).all() and np.array_equal(runs[0], runs[2])
+    assert np.array_equal(runs[1], runs[3])
+
+
 def test_ofa_new_token_is_a_convex_combination_of_old_rows(tokenizers):
     source, target = tokenizers
     basis = np.random.default_rng(1).normal(size=(len(source), 5)).astype(np.float32)
