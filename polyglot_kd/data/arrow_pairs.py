@@ -2,16 +2,20 @@
 
 A corpus of millions of pairs is written in chunks and read back batch by batch
 (`dataset.iter(batch_size=...)`), so what is held in memory is one batch, not the corpus
-(`methods/trim/vocab.count_token_batches` counts such batches).
+(`methods/trim/vocab.count_token_batches` counts such batches). Distillation draws its batches from
+such a file too (`PairFile`): what it holds is the target sides' lengths, not their text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+
+import numpy as np
 
 COLUMNS = ("source", "target")
 CHUNK = 10_000
+TRAINING_FILE = "training-pairs.arrow"  # a training stage's pairs while it trains
 
 
 def write_pairs(pairs: Iterable[tuple[str, str]], path: Path, chunk: int = CHUNK) -> int:
@@ -49,3 +53,35 @@ def open_pairs(path: Path):
     import datasets
 
     return datasets.Dataset.from_file(str(path))
+
+
+class PairFile:
+    """Parallel pairs read from a memory-mapped Arrow file, as a training set: its length, the length
+    (in characters) of each target side, and the pairs at given indices."""
+
+    def __init__(self, path: Path, name: str = "train"):
+        self.path, self.name = Path(path), name
+        self.dataset = open_pairs(self.path)
+
+    @classmethod
+    def for_training(cls, pairs, path: Path, accelerator=None) -> PairFile:
+        """`pairs` (a ParallelSet) written to `path` by the main process (every process of a launched run
+        then reads the one file), and read from there."""
+        if accelerator is None or accelerator.is_main_process:
+            write_pairs(zip(pairs.source, pairs.target), path)
+        if accelerator is not None:
+            accelerator.wait_for_everyone()
+        return cls(path, pairs.name)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def target_lengths(self) -> np.ndarray:
+        import pyarrow.compute as pc
+
+        lengths = pc.utf8_length(self.dataset.data.column("target"))  # counted in Arrow, no Python strings
+        return lengths.to_numpy().astype(np.int32)
+
+    def take(self, idx: Sequence[int]) -> tuple[list[str], list[str]]:
+        rows = self.dataset[[int(i) for i in idx]]
+        return rows["source"], rows["target"]

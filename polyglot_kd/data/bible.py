@@ -94,6 +94,14 @@ class ParallelSet:
     def __len__(self) -> int:
         return len(self.source)
 
+    def target_lengths(self) -> list[int]:
+        """Characters of each target side (what training batches are grouped by)."""
+        return [len(t) for t in self.target]
+
+    def take(self, idx) -> tuple[list[str], list[str]]:
+        """The source and target sides of the pairs at `idx`."""
+        return [self.source[i] for i in idx], [self.target[i] for i in idx]
+
 
 def distinct_pairs(pairs) -> list[tuple[str, str]]:
     """Pairs in order, dropping any whose source or target sentence was seen before (retrieval needs one

@@ -171,20 +171,53 @@ def repeated_pairs(source: list[str], target: list[str], size: int, seed: int = 
         made += min(len(order), size - made)
 
 
-def _count_in_child(mode: str, path: Path, tokenizer_dir: Path, rows: int) -> dict:
-    """Count one pairs file's tokens in a fresh Python process and report its own peak memory: 'arrow'
-    reads the memory-mapped file batch by batch, 'lists' first loads every sentence into lists (what the
-    corpus layer does today)."""
-    code = (
-        "import json, resource, sys, time\n"
-        "from pathlib import Path\n"
-        "from polyglot_kd.pipeline.bench import count_here\n"
-        "print(json.dumps(count_here(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))))\n")
-    done = subprocess.run([sys.executable, "-c", code, mode, str(path), str(tokenizer_dir), str(rows)],
+def _in_child(function: str, *args) -> dict:
+    """`polyglot_kd.pipeline.bench.<function>(*args)` in a fresh Python process (so the peak memory it
+    reports is its own); arguments and result travel as JSON."""
+    code = ("import json, sys\n"
+            f"from polyglot_kd.pipeline.bench import {function}\n"
+            f"print(json.dumps({function}(*json.loads(sys.argv[1]))))\n")
+    done = subprocess.run([sys.executable, "-c", code, json.dumps([str(a) if isinstance(a, Path) else a for a in args])],
                           capture_output=True, text=True, check=False)
     if done.returncode:
-        raise RuntimeError(f"counting child ({mode}) failed: {done.stderr[-2000:]}")
+        raise RuntimeError(f"benchmark child {function}{args} failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _count_in_child(mode: str, path: Path, tokenizer_dir: Path, rows: int) -> dict:
+    """Count one pairs file's tokens in a fresh process: 'arrow' reads the memory-mapped file batch by
+    batch, 'lists' first loads every sentence into lists."""
+    return _in_child("count_here", mode, path, tokenizer_dir, rows)
+
+
+def batches_here(mode: str, path: str, rows: int, steps: int, batch_size: int = 32) -> dict:
+    """Draw `steps` distillation batches (`BilingualBatches`) over the first `rows` pairs of a pairs file:
+    'arrow' from the memory-mapped file (what the distill stage trains from), 'lists' from lists in memory."""
+    import resource
+
+    from polyglot_kd.data.arrow_pairs import PairFile, open_pairs
+    from polyglot_kd.data.bible import ParallelSet
+    from polyglot_kd.methods.bistil.objective import BilingualBatches
+
+    before = _status_mib("RssAnon")
+    if mode == "arrow":
+        pairs = PairFile(Path(path))
+        pairs.dataset = pairs.dataset.select(range(rows)) if rows < len(pairs) else pairs.dataset
+    else:
+        dataset = open_pairs(Path(path))
+        dataset = dataset.select(range(rows)) if rows < len(dataset) else dataset
+        pairs = ParallelSet("train", list(dataset["source"]), list(dataset["target"]))
+    start = time.perf_counter()
+    batches = BilingualBatches(pairs, batch_size, seed=0)
+    ready = time.perf_counter() - start
+    peak, characters = _status_mib("RssAnon"), 0
+    for b in range(steps):
+        characters += sum(map(len, batches(b)[1]))
+        peak = max(peak, _status_mib("RssAnon"))
+    return {"mode": mode, "pairs": len(pairs), "steps": steps, "setup_seconds": ready,
+            "seconds_per_batch": (time.perf_counter() - start - ready) / steps, "characters": characters,
+            "anon_before_mib": before, "peak_anon_mib": peak,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def count_here(mode: str, path: Path, tokenizer_dir: Path, rows: int) -> dict:
@@ -257,4 +290,14 @@ def count_benchmark(config: LanguageConfig, pairs: int = 1_000_000, small: int =
               f"{r['pairs'] / r['seconds']:,.0f} | {r['anon_before_mib']:.0f} MiB | {r['peak_anon_mib']:.0f} MiB | "
               f"{r['peak_rss_mib']:.0f} MiB |")
     print("own memory: the process's anonymous resident memory (RssAnon), sampled after every batch")
-    return runs
+    steps = 2000
+    drawn = [_in_child("batches_here", "arrow", path, small, steps), _in_child("batches_here", "arrow", path, pairs, steps),
+             _in_child("batches_here", "lists", path, pairs, steps)]
+    print(f"\ndistillation batches ({steps:,} of 32 pairs, as the distill stage draws them):")
+    print("| drawn from | pairs | setup seconds | ms per batch | own memory before | peak own memory | peak RSS |")
+    print("|---|---|---|---|---|---|---|")
+    for r in drawn:
+        where = "memory-mapped Arrow (the distill stage)" if r["mode"] == "arrow" else "lists in memory"
+        print(f"| {where} | {r['pairs']:,} | {r['setup_seconds']:.1f} | {1000 * r['seconds_per_batch']:.2f} | "
+              f"{r['anon_before_mib']:.0f} MiB | {r['peak_anon_mib']:.0f} MiB | {r['peak_rss_mib']:.0f} MiB |")
+    return runs + drawn

@@ -1,6 +1,8 @@
 import numpy as np
 
-from polyglot_kd.data.arrow_pairs import open_pairs, write_pairs
+from polyglot_kd.data.arrow_pairs import PairFile, open_pairs, write_pairs
+from polyglot_kd.data.bible import ParallelSet
+from polyglot_kd.methods.bistil.objective import BilingualBatches
 from polyglot_kd.methods.trim import vocab
 from polyglot_kd.pipeline.bench import repeated_pairs
 from tests.tiny import CORPUS, unigram_tokenizer
@@ -24,6 +26,17 @@ def test_counting_batches_from_the_file_equals_counting_the_lists(tmp_path):
     assert np.array_equal(streamed, vocab.count_tokens(tokenizer, [t for _, t in pairs])) and streamed.sum() > 0
 
 
+def test_distillation_batches_from_the_file_are_the_batches_of_the_lists(tmp_path):
+    """The file gives the lists' batches, step for step (lengths in characters, so 'ção' is 3)."""
+    source = [f"{w} {i}" for i, w in enumerate(CORPUS * 3)]
+    target = [("ção " * (i % 7)) + t for i, t in enumerate(CORPUS[::-1] * 3)]
+    in_memory = ParallelSet("train", source, target)
+    on_disk = PairFile.for_training(in_memory, tmp_path / "pairs.arrow")
+    assert len(on_disk) == len(in_memory) and list(on_disk.target_lengths()) == in_memory.target_lengths()
+    lists, file = BilingualBatches(in_memory, 4, seed=3), BilingualBatches(on_disk, 4, seed=3)
+    assert [lists(b) for b in range(3 * lists.per_epoch)] == [file(b) for b in range(3 * file.per_epoch)]
+
+
 def test_repeated_pairs_makes_whole_shuffled_passes():
     source, target = [str(i) for i in range(10)], [f"t{i}" for i in range(10)]
     pairs = list(repeated_pairs(source, target, 25))
@@ -44,3 +57,12 @@ def test_the_count_benchmark_counts_both_sides_the_same_either_way(tmp_path):
     lists = count_here("lists", tmp_path / "pairs.arrow", tmp_path / "tok", len(pairs))
     assert arrow["tokens"] == lists["tokens"] == expected and arrow["pairs"] == len(pairs)
     assert arrow["peak_anon_mib"] >= arrow["anon_before_mib"] > 0
+
+
+def test_the_batch_benchmark_draws_the_same_text_from_the_file_and_the_lists(tmp_path):
+    from polyglot_kd.pipeline.bench import _in_child, batches_here
+
+    write_pairs(list(repeated_pairs(CORPUS, CORPUS[::-1], 3 * len(CORPUS))), tmp_path / "pairs.arrow")
+    arrow = batches_here("arrow", str(tmp_path / "pairs.arrow"), 40, steps=6, batch_size=4)
+    lists = _in_child("batches_here", "lists", tmp_path / "pairs.arrow", 40, 6, 4)  # also: the child runner
+    assert arrow["pairs"] == lists["pairs"] == 40 and arrow["characters"] == lists["characters"] > 0

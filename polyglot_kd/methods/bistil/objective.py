@@ -24,6 +24,7 @@ import torch
 
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.pooling import encode
+from polyglot_kd.data.arrow_pairs import PairFile
 from polyglot_kd.data.bible import ParallelSet
 from polyglot_kd.engine.batching import LengthBatches
 from polyglot_kd.engine.sharding import Share
@@ -65,19 +66,17 @@ class BilingualBatches:
     """Batch b is one language (target when b is even) and batch b // 2 of the length-bucketed
     batcher over the parallel pairs (grouped by the target text's length)."""
 
-    def __init__(self, pairs: ParallelSet, batch_size: int, seed: int):
+    def __init__(self, pairs: ParallelSet | PairFile, batch_size: int, seed: int):
         if len(pairs) < batch_size:
             raise PolyglotError(f"the training corpus has {len(pairs)} parallel verses, fewer than one batch of {batch_size}")
         self.pairs = pairs
-        self.batcher = LengthBatches([len(t) for t in pairs.target], batch_size, seed, group=GROUP)
+        self.batcher = LengthBatches(pairs.target_lengths(), batch_size, seed, group=GROUP)
         self.per_epoch = self.batcher.per_epoch
 
     def __call__(self, b: int) -> tuple[str, list[str], list[str]]:
         """(language side, texts in it, their translations)."""
         side = "target" if b % 2 == 0 else "source"
-        idx = self.batcher.batch(b // 2)
-        src = [self.pairs.source[i] for i in idx]
-        tgt = [self.pairs.target[i] for i in idx]
+        src, tgt = self.pairs.take(self.batcher.batch(b // 2))
         return (side, tgt, src) if side == "target" else (side, src, tgt)
 
 

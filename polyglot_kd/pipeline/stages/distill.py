@@ -26,6 +26,7 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.files import inputs_hash
 from polyglot_kd.core.loading import load_encoder, load_tokenizer, parameter_count
 from polyglot_kd.data import corpora
+from polyglot_kd.data.arrow_pairs import TRAINING_FILE, PairFile
 from polyglot_kd.engine.sharding import Share, processes, too_many_processes
 from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
 from polyglot_kd.methods.bistil import objective
@@ -123,15 +124,16 @@ def run(build: Build, out: Path) -> dict:
     objective.no_dropout(student.model)
     trainable = objective.DistillStudent(student.model, student.hidden_projection)
 
+    accelerator = make_accelerator(d.grad_accum)
     train = corpora.distill_text(cfg)
-    pairs = train.pairs
+    pairs, corpus_record = PairFile.for_training(train.pairs, out / TRAINING_FILE, accelerator), train.record()
+    del train  # training draws its batches from the file, one at a time: the corpus's lists can go
     batches = objective.BilingualBatches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps), grad_accum=d.grad_accum,
                              checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=d.seed,
                              time_budget_s=d.time_budget_minutes * 60 or None, cpu_bf16=d.cpu_bf16,
                              # a time-capped run decays its learning rate by the clock too, so it ends annealed
                              schedule="budget" if d.time_budget_minutes else "linear")
-    accelerator = make_accelerator(d.grad_accum)
     teacher.to(accelerator.device)
     trainer = None
     loss_fn = objective.make_loss_fn(d, teacher, lambda: trainer.module, layers, tokenizer, batches,
@@ -153,6 +155,8 @@ def run(build: Build, out: Path) -> dict:
         tokenizer.save_pretrained(out / MODEL_DIR)
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: the model is the result
     accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        pairs.path.unlink()
     return {
         "start": start_stage,
         "teacher_layers": layers,
@@ -161,6 +165,6 @@ def run(build: Build, out: Path) -> dict:
         "params_base": parameter_count(teacher),
         "loss_weights": {key: getattr(d, key) for key in LOSS_WEIGHTS},  # as trained (embed-init drops some)
         "training": summary,
-        **train.record(),
+        **corpus_record,
         **({"stopped_early": summary["stopped_early"]} if "stopped_early" in summary else {}),
     }

@@ -24,6 +24,7 @@ from polyglot_kd.methods.embed_init import target_tokenizer, warmup, word_vector
 from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import corpora
+from polyglot_kd.data.arrow_pairs import TRAINING_FILE, PairFile
 from polyglot_kd.data.held_out import held_out_sets
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.core.errors import PolyglotError
@@ -159,7 +160,8 @@ def _warm_up(cfg: LanguageConfig, model, tokenizer, teacher_dir: Path, out: Path
     objective.no_dropout(student)
     trained = warmup.train_embeddings_only(student)
     layers = list(range(teacher.config.num_hidden_layers))
-    batches = objective.BilingualBatches(corpora.distill_text(cfg).pairs, d.batch_size, d.seed)
+    pairs = PairFile.for_training(corpora.distill_text(cfg).pairs, out / WARMUP_DIR / TRAINING_FILE)
+    batches = objective.BilingualBatches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps),
                              checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=e.seed,
                              cpu_bf16=d.cpu_bf16)
@@ -180,6 +182,7 @@ def _warm_up(cfg: LanguageConfig, model, tokenizer, teacher_dir: Path, out: Path
     after = evaluate()
     warmup.copy_embeddings(warmed, model)
     shutil.rmtree(out / WARMUP_DIR / CHECKPOINTS, ignore_errors=True)
+    pairs.path.unlink()
     log.info("embedding warm-up, %d steps: dev retrieval %.1f -> %.1f", d.steps, 100 * before["dev_retrieval"],
              100 * after["dev_retrieval"])
     return {"steps": d.steps, "lr": d.lr, "trained": trained, "dev_before": before, "dev_after": after,
