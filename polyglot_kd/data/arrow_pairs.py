@@ -55,13 +55,19 @@ def open_pairs(path: Path):
     return datasets.Dataset.from_file(str(path))
 
 
+def first_rows(dataset, rows: int | None):
+    """The first `rows` rows of a dataset (all of them when None or more than it has)."""
+    return dataset.select(range(rows)) if rows is not None and rows < len(dataset) else dataset
+
+
 class PairFile:
     """Parallel pairs read from a memory-mapped Arrow file, as a training set: its length, the length
     (in characters) of each target side, and the pairs at given indices."""
 
-    def __init__(self, path: Path, name: str = "train"):
+    def __init__(self, path: Path, name: str = "train", rows: int | None = None):
+        """`rows`: only the file's first `rows` pairs."""
         self.path, self.name = Path(path), name
-        self.dataset = open_pairs(self.path)
+        self.dataset = first_rows(open_pairs(self.path), rows)
 
     @classmethod
     def for_training(cls, pairs, path: Path, accelerator=None) -> PairFile:
@@ -79,7 +85,7 @@ class PairFile:
     def target_lengths(self) -> np.ndarray:
         import pyarrow.compute as pc
 
-        lengths = pc.utf8_length(self.dataset.data.column("target"))  # counted in Arrow, no Python strings
+        lengths = pc.utf8_length(self.dataset.with_format("arrow")["target"])  # counted in Arrow, no Python strings
         return lengths.to_numpy().astype(np.int32)
 
     def take(self, idx: Sequence[int]) -> tuple[list[str], list[str]]:

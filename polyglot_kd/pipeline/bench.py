@@ -21,6 +21,7 @@ from polyglot_kd.core.loading import load_tokenizer, parameter_count
 from polyglot_kd.sources.teacher import resolve_teacher
 
 PEER_SECONDS = {"TextPruner": 7.6, "vocabtrimmer": 39.0}  # the foundation issue's figures, same machine size
+DRAWN_BATCHES = 2000  # distillation batches the count benchmark draws per run
 
 
 def trim_benchmark(config: LanguageConfig, repeats: int = 3) -> dict:
@@ -184,29 +185,19 @@ def _in_child(function: str, *args) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _count_in_child(mode: str, path: Path, tokenizer_dir: Path, rows: int) -> dict:
-    """Count one pairs file's tokens in a fresh process: 'arrow' reads the memory-mapped file batch by
-    batch, 'lists' first loads every sentence into lists."""
-    return _in_child("count_here", mode, path, tokenizer_dir, rows)
-
-
-def batches_here(mode: str, path: str, rows: int, steps: int, batch_size: int = 32) -> dict:
+def batches_here(mode: str, path: str, rows: int, steps: int, batch_size: int) -> dict:
     """Draw `steps` distillation batches (`BilingualBatches`) over the first `rows` pairs of a pairs file:
     'arrow' from the memory-mapped file (what the distill stage trains from), 'lists' from lists in memory."""
     import resource
 
-    from polyglot_kd.data.arrow_pairs import PairFile, open_pairs
+    from polyglot_kd.data.arrow_pairs import PairFile
     from polyglot_kd.data.bible import ParallelSet
     from polyglot_kd.methods.bistil.objective import BilingualBatches
 
     before = _status_mib("RssAnon")
-    if mode == "arrow":
-        pairs = PairFile(Path(path))
-        pairs.dataset = pairs.dataset.select(range(rows)) if rows < len(pairs) else pairs.dataset
-    else:
-        dataset = open_pairs(Path(path))
-        dataset = dataset.select(range(rows)) if rows < len(dataset) else dataset
-        pairs = ParallelSet("train", list(dataset["source"]), list(dataset["target"]))
+    pairs = PairFile(Path(path), rows=rows)
+    if mode == "lists":
+        pairs = ParallelSet("train", list(pairs.dataset["source"]), list(pairs.dataset["target"]))
     start = time.perf_counter()
     batches = BilingualBatches(pairs, batch_size, seed=0)
     ready = time.perf_counter() - start
@@ -221,13 +212,14 @@ def batches_here(mode: str, path: str, rows: int, steps: int, batch_size: int = 
 
 
 def count_here(mode: str, path: Path, tokenizer_dir: Path, rows: int) -> dict:
+    """Count the tokens of a pairs file's first `rows` pairs: 'arrow' reads the memory-mapped file batch
+    by batch, 'lists' first loads every sentence into lists."""
     import resource
 
-    from polyglot_kd.data.arrow_pairs import open_pairs
+    from polyglot_kd.data.arrow_pairs import first_rows, open_pairs
 
     tokenizer = load_tokenizer(tokenizer_dir)
-    dataset = open_pairs(path)
-    dataset = dataset.select(range(rows)) if rows < len(dataset) else dataset
+    dataset = first_rows(open_pairs(path), rows)
     before = _status_mib("RssAnon")
     peak_anon = [before]
 
@@ -279,8 +271,8 @@ def count_benchmark(config: LanguageConfig, pairs: int = 1_000_000, small: int =
     print(f"corpus: the {len(train):,} {config.source}-{config.code} training pairs repeated in shuffled order to "
           f"{pairs:,} pairs ({pairs / len(train):.1f} passes); both sides counted; {os.cpu_count()} cores")
     tokenizer_dir = resolve_teacher(config.teacher)
-    runs = [_count_in_child("arrow", path, tokenizer_dir, small), _count_in_child("arrow", path, tokenizer_dir, pairs),
-            _count_in_child("lists", path, tokenizer_dir, pairs)]
+    runs = [_in_child("count_here", mode, path, tokenizer_dir, rows)
+            for mode, rows in (("arrow", small), ("arrow", pairs), ("lists", pairs))]
     print("| read from | pairs | tokens | seconds | tokens/s | pairs/s | own memory before | peak own memory | "
           "peak RSS (with mapped file pages) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -290,10 +282,10 @@ def count_benchmark(config: LanguageConfig, pairs: int = 1_000_000, small: int =
               f"{r['pairs'] / r['seconds']:,.0f} | {r['anon_before_mib']:.0f} MiB | {r['peak_anon_mib']:.0f} MiB | "
               f"{r['peak_rss_mib']:.0f} MiB |")
     print("own memory: the process's anonymous resident memory (RssAnon), sampled after every batch")
-    steps = 2000
-    drawn = [_in_child("batches_here", "arrow", path, small, steps), _in_child("batches_here", "arrow", path, pairs, steps),
-             _in_child("batches_here", "lists", path, pairs, steps)]
-    print(f"\ndistillation batches ({steps:,} of 32 pairs, as the distill stage draws them):")
+    steps, batch = DRAWN_BATCHES, config.distill.batch_size
+    drawn = [_in_child("batches_here", mode, path, rows, steps, batch)
+             for mode, rows in (("arrow", small), ("arrow", pairs), ("lists", pairs))]
+    print(f"\ndistillation batches ({steps:,} of {batch} pairs, as the distill stage draws them):")
     print("| drawn from | pairs | setup seconds | ms per batch | own memory before | peak own memory | peak RSS |")
     print("|---|---|---|---|---|---|---|")
     for r in drawn:
