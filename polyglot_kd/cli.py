@@ -47,6 +47,7 @@ EPILOG = """examples:
   polyglot-kd summary                         teacher vs trimmed model, every language built
   polyglot-kd bench trim pt                   trimming time and token-counting throughput
   polyglot-kd bench count pt                  counting 1M pairs from a memory-mapped file: speed, peak memory
+  polyglot-kd bench corpus pt                 a 1M-pair user corpus through the corpus layer: time, peak memory
   polyglot-kd release sw                      the evaluated sw model as a folder ready to publish
   polyglot-kd leaderboard                     eval/leaderboard.md, .csv, .html from every build's report
   polyglot-kd leaderboard --from-results      the same, regenerated from the result files kept in eval/results/
@@ -290,10 +291,13 @@ def cmd_bench(args) -> None:
         bench.trim_benchmark(config, repeats=args.repeats)
     elif args.bench_command == "embed-init":
         bench.embed_init_benchmark(config, args.workdir, args.items, args.repeats)
-    elif args.bench_command == "count":
+    elif args.bench_command in ("count", "corpus"):
         if args.pairs < 1:
             raise PolyglotError(f"--pairs: {args.pairs} must be >= 1")
-        bench.count_benchmark(config, args.pairs, small=min(100_000, args.pairs))
+        if args.bench_command == "count":
+            bench.count_benchmark(config, args.pairs, small=min(100_000, args.pairs))
+        else:
+            bench.corpus_benchmark(config, args.pairs)
     elif args.bench_command == "stack":
         model = args.model or stage_path(args.workdir, args.language, "stack", model=True)
         bench.stack_benchmark(config, Path(model), args.items, args.repeats)
@@ -496,6 +500,7 @@ STAGE_LIST = arg("--stages", type=_stages, help=lambda: "comma-separated stages 
                  f"known: {','.join(STAGES.names())}")
 REPEATS = arg("--repeats", type=int, default=3, help="timed repetitions (default: 3)")
 ITEMS = arg("--items", type=int, default=1000, help="held-out verses to encode")
+PAIRS = arg("--pairs", type=int, default=1_000_000, help="corpus size (default: 1,000,000)")
 
 COMMANDS = (
     Command("build", cmd_build, "run a language's pipeline (skips finished stages)",
@@ -683,7 +688,9 @@ COMMANDS = (
                 args=(LANGUAGE, WORKDIR, ITEMS, REPEATS)),
         Command("count", cmd_bench, "token counting at scale: throughput and peak memory on a corpus of --pairs pairs "
                 "(the training pairs repeated), read from a memory-mapped Arrow file and from lists",
-                args=(LANGUAGE, arg("--pairs", type=int, default=1_000_000, help="corpus size (default: 1,000,000)"))),
+                args=(LANGUAGE, PAIRS)),
+        Command("corpus", cmd_bench, "the corpus layer at scale: a user's TSV of --pairs distinct pairs streamed to "
+                "Arrow files and counted, against read into lists; time and peak memory", args=(LANGUAGE, PAIRS)),
         Command("stack", cmd_bench, "parameters and encoding throughput: stacked model vs teacher",
                 args=(LANGUAGE, arg("--model", help="stacked model directory (default: <workdir>/<lang>/stack/model)"),
                       WORKDIR, ITEMS, REPEATS)),

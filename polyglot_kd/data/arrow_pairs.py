@@ -2,8 +2,10 @@
 
 A corpus of millions of pairs is written in chunks and read back batch by batch
 (`dataset.iter(batch_size=...)`), so what is held in memory is one batch, not the corpus
-(`methods/trim/vocab.count_token_batches` counts such batches). Distillation draws its batches from
-such a file too (`PairFile`): what it holds is the target sides' lengths, not their text.
+(`methods/trim/vocab.count_token_batches` counts such batches). The corpus layer streams the train role
+into such files (`data/corpora.train_files`); trimming counts their columns (`TextColumn`) and
+distillation draws its batches from the pairs (`PairFile`): what it holds is the target sides' lengths,
+not their text.
 """
 
 from __future__ import annotations
@@ -15,37 +17,61 @@ import numpy as np
 
 COLUMNS = ("source", "target")
 CHUNK = 10_000
-TRAINING_FILE = "training-pairs.arrow"  # a training stage's pairs while it trains
+
+
+class ArrowWriter:
+    """Rows (tuples of strings, None for a missing value) appended to an Arrow stream file, `chunk` at a
+    time; written under a temporary name and renamed into place when the block ends without an error."""
+
+    def __init__(self, path: Path, columns: Sequence[str] = COLUMNS, chunk: int = CHUNK):
+        import pyarrow as pa
+
+        self.path, self.columns, self.chunk = Path(path), tuple(columns), chunk
+        self.schema = pa.schema([(c, pa.string()) for c in self.columns])
+        self.rows: list[tuple] = []
+        self.written = 0
+
+    def __enter__(self) -> ArrowWriter:
+        import pyarrow as pa
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self.sink = pa.OSFile(str(self.tmp), "wb")
+        self.writer = pa.ipc.new_stream(self.sink, self.schema)
+        return self
+
+    def add(self, row: tuple) -> None:
+        self.rows.append(row)
+        if len(self.rows) == self.chunk:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.rows:
+            columns = [pa.array(list(values), pa.string()) for values in zip(*self.rows)]
+            self.writer.write_batch(pa.record_batch(columns, schema=self.schema))
+            self.written += len(self.rows)
+            self.rows = []
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is None:
+            self._flush()
+        self.writer.close()
+        self.sink.close()
+        if kind is None:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
 
 
 def write_pairs(pairs: Iterable[tuple[str, str]], path: Path, chunk: int = CHUNK) -> int:
     """Write (source, target) pairs to an Arrow stream file at `path` (through a temporary name), `chunk`
     pairs at a time; the number written."""
-    import pyarrow as pa
-
-    schema = pa.schema([(c, pa.string()) for c in COLUMNS])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    written = 0
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
-        for block in _chunks(pairs, chunk):
-            source, target = zip(*block)
-            writer.write_batch(pa.record_batch([pa.array(source), pa.array(target)], schema=schema))
-            written += len(block)
-    tmp.replace(path)
-    return written
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    block = []
-    for item in items:
-        block.append(item)
-        if len(block) == size:
-            yield block
-            block = []
-    if block:
-        yield block
+    with ArrowWriter(path, COLUMNS, chunk) as writer:
+        for pair in pairs:
+            writer.add(pair)
+    return writer.written
 
 
 def open_pairs(path: Path):
@@ -60,24 +86,35 @@ def first_rows(dataset, rows: int | None):
     return dataset.select(range(rows)) if rows is not None and rows < len(dataset) else dataset
 
 
+class TextColumn:
+    """One string column of a memory-mapped dataset as a read-only sequence of texts: its length, slices
+    (lists) and iteration, read `CHUNK` rows at a time, so a counter or scanner never holds the column."""
+
+    def __init__(self, dataset, column: str = "text"):
+        self.dataset, self.column = dataset, column
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.dataset[index][self.column]
+        return self.dataset[int(index)][self.column]
+
+    def __iter__(self) -> Iterator[str]:
+        for batch in self.dataset.iter(batch_size=CHUNK):
+            yield from batch[self.column]
+
+
 class PairFile:
     """Parallel pairs read from a memory-mapped Arrow file, as a training set: its length, the length
     (in characters) of each target side, and the pairs at given indices."""
 
-    def __init__(self, path: Path, name: str = "train", rows: int | None = None):
-        """`rows`: only the file's first `rows` pairs."""
+    def __init__(self, path: Path, name: str = "train", rows: int | None = None, dataset=None):
+        """`rows`: only the file's first `rows` pairs; `dataset`: the pairs already opened (e.g. the file
+        followed by a few pairs in memory), else the file's."""
         self.path, self.name = Path(path), name
-        self.dataset = first_rows(open_pairs(self.path), rows)
-
-    @classmethod
-    def for_training(cls, pairs, path: Path, accelerator=None) -> PairFile:
-        """`pairs` (a ParallelSet) written to `path` by the main process (every process of a launched run
-        then reads the one file), and read from there."""
-        if accelerator is None or accelerator.is_main_process:
-            write_pairs(zip(pairs.source, pairs.target), path)
-        if accelerator is not None:
-            accelerator.wait_for_everyone()
-        return cls(path, pairs.name)
+        self.dataset = first_rows(open_pairs(self.path) if dataset is None else dataset, rows)
 
     def __len__(self) -> int:
         return len(self.dataset)

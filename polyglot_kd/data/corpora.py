@@ -17,19 +17,35 @@ Dev and test sets drop pairs that repeat a sentence of either side (one gold par
 
 from __future__ import annotations
 
+import hashlib
+import json
+import random
+import shutil
+import tempfile
+from array import array
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from polyglot_kd.core.files import write_json_atomic
 from polyglot_kd.data import SOURCE_KINDS, bible, catalogs, udhr
+from polyglot_kd.data.arrow_pairs import CHUNK, ArrowWriter, PairFile, TextColumn, open_pairs, write_pairs
 from polyglot_kd.data.bible import ParallelSet, distinct_pairs, fixed_sample
+
+SIDES = ("source", "target")
+PAIRS_FILE, COUNTED_FILE, DEV_FILE = "pairs.arrow", "counted-{side}.arrow", "dev-held-out.arrow"
+DIGESTS_FILE, RECORD_FILE = "pair-digests.npy", "corpus.json"
 
 
 @dataclass
 class TrainText:
     """What the train role holds, after the test sentences are taken out."""
 
-    pairs: ParallelSet
-    counting: dict[str, list[str]]
+    pairs: ParallelSet | PairFile
+    counting: dict[str, list[str] | TextColumn]
     """'source' / 'target' -> the sentences counted for the vocabulary."""
     removed: dict[str, int] = field(default_factory=dict)
     """Training items dropped because they are test sentences: {'pairs': n, 'source': n, 'target': n}."""
@@ -38,6 +54,8 @@ class TrainText:
 
     mixed_in: dict[str, int] = field(default_factory=dict)
     """Pairs each mixed-in catalog added (distillation only)."""
+    folder: Path | None = None
+    """Where `train_files` keeps this corpus's files (None for lists)."""
 
     def record(self) -> dict:
         """For a stage's manifest."""
@@ -90,98 +108,189 @@ def test_sets(config, max_items: int | None = None, seed: int = 0) -> dict[str, 
     return sets
 
 
-def _train_parts(config) -> tuple[list, list, dict[str, list[str]]]:
-    """Before the test sentences come out: the Bible's pairs, the user's pairs (exact repeats dropped),
-    and the counted sentences that are not pairs' sides (the Bible's verses, monolingual text)."""
-    c = config.corpus
-    bible_pairs: list[tuple[str, str]] = []
-    counting: dict[str, list[str]] = {"source": [], "target": []}
-    if _bible_serves(config, "train"):
-        embedded = bible.parallel(c.source_bible, c.bible, "train")
-        bible_pairs = list(zip(embedded.source, embedded.target))
-        counting["source"] += bible.verses(c.source_bible, "train")
-        counting["target"] += bible.verses(c.bible, "train")
-    seen, user_pairs = set(bible_pairs), []
-    for index, source in user_sources(config, "train"):
-        for s, t in _rows(config, index, source):
-            if s is not None and t is not None:
-                if (s, t) not in seen:  # a repeated pair adds nothing to distil on
-                    seen.add((s, t))
-                    user_pairs.append((s, t))
-            else:
-                counting["source" if t is None else "target"].append(s if t is None else t)
-    return bible_pairs, user_pairs, counting
-
-
 def _test_sides(config) -> dict[str, set[str]]:
     tests = test_sets(config).values()
     return {"source": {s for d in tests for s in d.source}, "target": {t for d in tests for t in d.target}}
 
 
-def _split_train(config, test: dict[str, set[str]] | None = None) -> tuple[TrainText, list[tuple[str, str]]]:
-    """The train role with the test sentences (`test`, default: the config's) out, and the dev pairs
-    held out of it (none where a dev source or the Bible's Acts serves as dev)."""
-    bible_pairs, user_pairs, counting = _train_parts(config)
-    test = _test_sides(config) if test is None else test
+def _digest(*texts: str) -> int:
+    """A stable 64-bit digest of a pair or sentence: what repeats and overlaps are found by, so that a
+    corpus of millions of pairs is checked with 8 bytes a pair instead of sets of its sentences."""
+    return int.from_bytes(hashlib.blake2b("\x1f".join(texts).encode(), digest_size=8).digest(), "little", signed=True)
 
-    def held_out(pair) -> bool:
-        return pair[0] not in test["source"] and pair[1] not in test["target"]
 
-    bible_kept, user_kept = [p for p in bible_pairs if held_out(p)], [p for p in user_pairs if held_out(p)]
-    removed = {"pairs": len(bible_pairs) + len(user_pairs) - len(bible_kept) - len(user_kept)}
-    dev: list[tuple[str, str]] = []
-    if not _has_dev_source(config) and bible_kept + user_kept:
-        dev = _held_out_dev(config, bible_kept + user_kept)
-        chosen = set(dev)
-        bible_kept = [p for p in bible_kept if p not in chosen]
-        user_kept = [p for p in user_kept if p not in chosen]
-    counted = {side: [x for x in texts if x not in test[side]] for side, texts in counting.items()}
-    removed |= {side: len(counting[side]) - len(counted[side]) for side in counting}
-    counted["source"] += [s for s, _ in user_kept]  # a parallel source counts its pairs' sides
-    counted["target"] += [t for _, t in user_kept]
-    return TrainText(_as_set("train", bible_kept + user_kept), counted, removed, len(dev)), dev
+def _train_rows(config) -> Iterator[tuple[str, str | None, str | None]]:
+    """The train role in order, before anything is dropped: ('bible', s, t) for the Bible's pairs, then
+    ('verse', side, text) for its verses (all counted), then each user source's rows as ('user', s, t)
+    (a monolingual row has None on its missing side)."""
+    c = config.corpus
+    if _bible_serves(config, "train"):
+        embedded = bible.parallel(c.source_bible, c.bible, "train")
+        for s, t in zip(embedded.source, embedded.target):
+            yield "bible", s, t
+        for side, code in (("source", c.source_bible), ("target", c.bible)):
+            for verse in bible.verses(code, "train"):
+                yield "verse", side, verse
+    for index, source in user_sources(config, "train"):
+        for s, t in _rows(config, index, source):
+            yield "user", s, t
+
+
+def _write_train(config, folder: Path) -> dict:
+    """Stream the train role into `folder` (see `train_files`), holding a digest per pair, not the text:
+    exact repeats of a user pair are dropped (the Bible's pairs are distinct already), test sentences
+    are removed and counted, a dev set is held out where no dev source is named."""
+    test = _test_sides(config)
+    raw_path = folder / "raw-pairs.arrow"
+    digests, from_user, in_test = array("q"), array("b"), array("b")
+    removed = {"source": 0, "target": 0}
+    found_in_train: dict[str, set[str]] = {"source": set(), "target": set()}  # test sentences the train text holds
+    with ExitStack() as open_files:
+        counted = {side: open_files.enter_context(ArrowWriter(folder / COUNTED_FILE.format(side=side), ("text",)))
+                   for side in SIDES}
+        with ArrowWriter(raw_path) as raw:
+            for kind, first, second in _train_rows(config):
+                if kind != "verse" and first is not None and second is not None:
+                    hits = [side for side, text in zip(SIDES, (first, second)) if text in test[side]]
+                    for side, text in zip(SIDES, (first, second)):
+                        if side in hits:
+                            found_in_train[side].add(text)
+                    raw.add((first, second))
+                    digests.append(_digest(first, second))
+                    from_user.append(kind == "user")
+                    in_test.append(bool(hits))
+                    continue
+                side, text = (first, second) if kind == "verse" else (("source", first) if second is None else ("target", second))
+                if text in test[side]:
+                    found_in_train[side].add(text)
+                    removed[side] += 1
+                else:
+                    counted[side].add((text,))
+        digests_np = np.frombuffer(digests, dtype=np.int64)
+        test_rows = np.frombuffer(in_test, dtype=bool)
+        keep = np.zeros(len(digests_np), dtype=bool)
+        keep[np.unique(digests_np, return_index=True)[1]] = True  # the first of each repeated pair
+        removed["pairs"] = int((keep & test_rows).sum())
+        keep &= ~test_rows
+        raw_pairs = open_pairs(raw_path)
+        dev = _held_out_dev(config, raw_pairs, np.flatnonzero(keep)) if not _has_dev_source(config) else []
+        if dev:
+            keep &= ~np.isin(digests_np, [_digest(s, t) for s, t in dev])
+        write_pairs(dev, folder / DEV_FILE)
+        kept = np.flatnonzero(keep)
+        user_rows = np.frombuffer(from_user, dtype=bool)
+        with ArrowWriter(folder / PAIRS_FILE) as pairs:
+            for start in range(0, len(kept), CHUNK):
+                block = kept[start:start + CHUNK]
+                rows = raw_pairs[block.tolist()]
+                for i, s, t in zip(block, rows["source"], rows["target"]):
+                    pairs.add((s, t))
+                    if user_rows[i]:  # a parallel source counts its pairs' sides (the Bible's verses are counted)
+                        counted["source"].add((s,))
+                        counted["target"].add((t,))
+    np.save(folder / DIGESTS_FILE, digests_np[kept])
+    raw_path.unlink()
+    return {"training_pairs": len(kept), "test_overlap_removed": removed, "dev_held_out_of_train": len(dev),
+            "test_sentences_in_train": {side: sorted(found) for side, found in found_in_train.items()}}
+
+
+def train_files(config, folder: Path) -> TrainText:
+    """The train role, memory-mapped from Arrow files under `folder`: the pairs, the sentences counted for
+    the vocabulary per side, the dev pairs held out of training (if any) and what was dropped. Written
+    once per corpus (a subfolder named by the corpus's fingerprint, renamed into place when complete) and
+    read from there after."""
+    # what the role depends on: the corpus, the test sets taken out of it (the held-out catalogs too)
+    fingerprint_json = json.dumps({"corpus": fingerprint(config), "held_out_domains": config.eval.held_out_domains,
+                                   "languages": _languages(config), "format": 1}, sort_keys=True, default=str)
+    final = Path(folder) / hashlib.sha256(fingerprint_json.encode()).hexdigest()[:16]
+    if not (final / RECORD_FILE).is_file():
+        partial = final.with_name(final.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        record = _write_train(config, partial)
+        write_json_atomic(partial / RECORD_FILE, record | {"inputs": json.loads(fingerprint_json)})
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)
+    record = json.loads((final / RECORD_FILE).read_text())
+    return TrainText(PairFile(final / PAIRS_FILE), {side: TextColumn(open_pairs(final / COUNTED_FILE.format(side=side)))
+                                                    for side in SIDES},
+                     record["test_overlap_removed"], record["dev_held_out_of_train"], folder=final)
+
+
+def _in_memory(text: TrainText) -> TrainText:
+    pairs = text.pairs.dataset
+    return TrainText(ParallelSet("train", pairs["source"], pairs["target"]),
+                     {side: list(column) for side, column in text.counting.items()},
+                     text.removed, text.dev_held_out, dict(text.mixed_in))
 
 
 def train_text(config) -> TrainText:
-    """The train role's pairs and counted sentences, test sentences removed, a dev set held out if needed."""
-    return _split_train(config)[0]
+    """The train role as lists (for the stages that need the sentences themselves: tokenizer and
+    word-vector training, stacking, the export); what `train_files` streams to disk, read back."""
+    with tempfile.TemporaryDirectory(prefix="polyglot-kd-corpus-") as tmp:
+        return _in_memory(train_files(config, Path(tmp)))
 
 
-def distill_text(config) -> TrainText:
-    """What distillation trains on: `train_text` with the `[distill] mixed_domains` catalogs' pairs added
-    (repeats, test sentences and dev pairs left out)."""
+def distill_files(config, folder: Path) -> TrainText:
+    """What distillation trains on: `train_files` with the `[distill] mixed_domains` catalogs' pairs
+    after its pairs (repeats, test sentences and dev pairs left out); counting reads the corpus alone."""
+    train = train_files(config, folder)
     if not config.distill.mixed_domains:
-        return train_text(config)
+        return train
     test = _test_sides(config)
-    train, dev = _split_train(config, test)
-    seen = set(zip(train.pairs.source, train.pairs.target)) | set(dev)
+    dev = train.folder / DEV_FILE
+    seen = set(np.load(train.folder / DIGESTS_FILE).tolist())
+    seen |= {_digest(s, t) for s, t in zip(*open_pairs(dev)[:].values())} if len(open_pairs(dev)) else set()
     added, mixed_in = [], {}
     for name in config.distill.mixed_domains:
         before = len(added)
         for pair in catalogs.pairs(name, config.code):
-            if pair not in seen and pair[0] not in test["source"] and pair[1] not in test["target"]:
-                seen.add(pair)
+            digest = _digest(*pair)
+            if digest not in seen and pair[0] not in test["source"] and pair[1] not in test["target"]:
+                seen.add(digest)
                 added.append(pair)
         mixed_in[name] = len(added) - before
-    pairs = list(zip(train.pairs.source, train.pairs.target)) + added
-    return TrainText(_as_set("train", pairs), train.counting, train.removed, train.dev_held_out, mixed_in)
+    import datasets
+
+    extra = datasets.Dataset.from_dict({"source": [s for s, _ in added], "target": [t for _, t in added]})
+    both = datasets.concatenate_datasets([train.pairs.dataset, extra.cast(train.pairs.dataset.features)])
+    return TrainText(PairFile(train.pairs.path, "train", dataset=both), train.counting, train.removed,
+                     train.dev_held_out, mixed_in, folder=train.folder)
+
+
+def distill_text(config) -> TrainText:
+    """`distill_files` as lists."""
+    with tempfile.TemporaryDirectory(prefix="polyglot-kd-corpus-") as tmp:
+        return _in_memory(distill_files(config, Path(tmp)))
+
+
+def has_pairs(config) -> bool:
+    """Whether the train role has a parallel pair (what distillation needs), reading no further than the first."""
+    return any(kind != "verse" and s is not None and t is not None for kind, s, t in _train_rows(config))
 
 
 def _has_dev_source(config) -> bool:
     return _bible_serves(config, "dev") or bool(user_sources(config, "dev"))
 
 
-def _held_out_dev(config, train_pairs: list) -> list[tuple[str, str]]:
-    """The training pairs that become the dev set where no dev source is named: a fixed sample."""
-    candidates = distinct_pairs(train_pairs)
-    return fixed_sample(candidates, min(config.corpus.dev_items, max(1, len(candidates) // 10)), seed=0)
+def _held_out_dev(config, pairs, kept: np.ndarray) -> list[tuple[str, str]]:
+    """The training pairs (rows `kept` of `pairs`) that become the dev set where no dev source is named: a
+    fixed sample, drawn in a seeded order and kept while no sentence of either side repeats."""
+    size = min(config.corpus.dev_items, max(1, len(kept) // 10))
+    order = random.Random(0).sample(range(len(kept)), min(len(kept), 2 * size))
+    candidates = pairs[kept[order].tolist()] if order else {"source": [], "target": []}
+    chosen = distinct_pairs(zip(candidates["source"], candidates["target"]))[:size]
+    rank = {pair: i for i, pair in reversed(list(enumerate(zip(candidates["source"], candidates["target"]))))}
+    return sorted(chosen, key=lambda pair: order[rank[pair]])  # in the corpus's order
 
 
 def dev_set(config, max_items: int | None = None, seed: int = 0) -> ParallelSet:
     """The dev set (checkpoint curves, the mining threshold)."""
     c = config.corpus
     if not _has_dev_source(config):
-        return _as_set("dev", fixed_sample(_split_train(config)[1], max_items, seed))
+        with tempfile.TemporaryDirectory(prefix="polyglot-kd-corpus-") as tmp:
+            held_out = open_pairs(train_files(config, Path(tmp)).folder / DEV_FILE)[:]
+        return _as_set("dev", fixed_sample(list(zip(held_out["source"], held_out["target"])), max_items, seed))
     pairs = []
     if _bible_serves(config, "dev"):
         embedded = bible.parallel(c.source_bible, c.bible, "dev")
@@ -214,26 +323,26 @@ def problems(config) -> list[str]:
         found += SOURCE_KINDS.get(source.kind).problems(source, _languages(config), _where(index, source))
     if found:
         return found  # the roles below cannot be read
-    bible_pairs, user_pairs, counting = _train_parts(config)
-    pairs = bible_pairs + user_pairs
-    if not pairs and not any(counting.values()):
+    tests = test_sets(config)
+    with tempfile.TemporaryDirectory(prefix="polyglot-kd-corpus-") as tmp:
+        train = train_files(config, Path(tmp))
+        record = json.loads((train.folder / RECORD_FILE).read_text())
+        sizes = {"pairs": len(train.pairs)} | {side: len(column) for side, column in train.counting.items()}
+    removed = record["test_overlap_removed"]
+    if not sum(sizes.values()) + sum(removed.values()) + train.dev_held_out:
         return ["corpus: no training text: name a Bible translation (corpus.bible, with 'train' in "
                 "corpus.embedded) or a [[corpus.sources]] table with role = 'train'"]
-    tests = test_sets(config)
     if not tests:
         return ["corpus: no test set: name a [[corpus.sources]] table with role = 'test' (or a Bible "
                 "translation, with 'test' in corpus.embedded)"]
-    train_side = {"source": {s for s, _ in pairs} | set(counting["source"]),
-                  "target": {t for _, t in pairs} | set(counting["target"])}
+    inside_train = {side: set(texts) for side, texts in record["test_sentences_in_train"].items()}
     for name, data in tests.items():
-        inside = sum(s in train_side["source"] or t in train_side["target"] for s, t in zip(data.source, data.target))
+        inside = sum(s in inside_train["source"] or t in inside_train["target"] for s, t in zip(data.source, data.target))
         if not len(data):
             found.append(f"corpus: test set {name!r} holds no pairs")
         elif inside == len(data):
             found.append(f"corpus: every one of the {len(data):,} pairs of test set {name!r} also occurs in the "
                          "training text; expected held-out sentences (is the test file the training file?)")
-    if not found:
-        text = train_text(config)
-        if not len(text.pairs) and not any(text.counting.values()):
-            found.append("corpus: nothing is left of the training text once the test sentences are removed")
+    if not found and not sum(sizes.values()):
+        found.append("corpus: nothing is left of the training text once the test sentences are removed")
     return found

@@ -245,6 +245,92 @@ def count_here(mode: str, path: Path, tokenizer_dir: Path, rows: int) -> dict:
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def joined_pairs(source: list[str], target: list[str], size: int, seed: int = 0):
+    """`size` distinct pairs, each two real pairs joined side by side, so that a corpus layer that drops
+    repeated pairs keeps them all: pass p over the pairs (in one shuffled order) joins the k-th to the
+    (k + p + 1)-th, which no other pass does (up to n (n - 1) pairs from n)."""
+    import random
+
+    n = len(source)
+    if size > n * (n - 1):
+        raise ValueError(f"{n} pairs join into at most {n * (n - 1):,} distinct ones, not {size:,}")
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    for m in range(size):
+        first, second = order[m % n], order[(m % n + m // n + 1) % n]
+        yield f"{source[first]} {source[second]}", f"{target[first]} {target[second]}"
+
+
+def corpus_here(mode: str, tsv: Path, code: str, folder: Path, tokenizer_dir: Path) -> dict:
+    """The corpus layer on a user's TSV of pairs (the train role; the Bible's dev and test sets held out
+    of it), then the trim stage's token counting over it: 'arrow' streams it to the cached files
+    (`corpora.train_files`) and counts their memory-mapped columns, 'lists' reads it into lists
+    (`corpora.train_text`) and counts those. Own memory is sampled every 10 ms by a thread."""
+    import threading
+
+    from polyglot_kd.config import load_language
+
+    config = load_language(code, {"corpus": {"embedded": ["dev", "test"],
+                                             "sources": [{"kind": "tsv", "path": str(tsv), "role": "train"}]}})
+    tokenizer = load_tokenizer(tokenizer_dir)
+    corpora.test_sets(config)  # the held-out sets loaded before the baseline, as both modes need them
+    before, peak, done = _status_mib("RssAnon"), [0.0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _status_mib("RssAnon"))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    train = corpora.train_files(config, Path(folder)) if mode == "arrow" else corpora.train_text(config)
+    read = time.perf_counter() - start
+    counts = sum(trimming.count_tokens(tokenizer, train.counting[side], desc=side) for side in ("source", "target"))
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return {"mode": mode, "pairs": len(train.pairs), "tokens": int(counts.sum()), "read_seconds": read,
+            "seconds": seconds, "anon_before_mib": before, "peak_anon_mib": max(peak[0], _status_mib("RssAnon"))}
+
+
+def corpus_benchmark(config: LanguageConfig, pairs: int = 1_000_000) -> list[dict]:
+    """The corpus layer at scale: a TSV of `pairs` distinct pairs (real training pairs joined two by two,
+    the output says so) read as a user's train source, streamed to Arrow and counted, against read into
+    lists and counted; each in a fresh process, the streamed one twice (written, then found cached)."""
+    import shutil
+
+    from polyglot_kd.core.paths import cache_dir
+
+    train = corpora.train_text(config).pairs
+    folder = cache_dir() / "bench"
+    tsv = folder / f"{config.code}-{pairs}-joined-pairs.tsv"
+    if not tsv.is_file():
+        tsv.parent.mkdir(parents=True, exist_ok=True)
+        partial = tsv.with_name(tsv.name + ".tmp")
+        with partial.open("w", encoding="utf-8") as f:
+            for s, t in joined_pairs(train.source, train.target, pairs):
+                f.write(f"{s}\t{t}\n")
+        partial.replace(tsv)
+    print(f"corpus: {pairs:,} distinct pairs, each two of the {len(train):,} {config.source}-{config.code} training "
+          f"pairs joined ({tsv}, {tsv.stat().st_size / 2**20:.0f} MiB), read as a tsv train source; "
+          f"{os.cpu_count()} cores")
+    streamed = folder / f"{config.code}-{pairs}-corpus"
+    shutil.rmtree(streamed, ignore_errors=True)
+    tokenizer_dir = resolve_teacher(config.teacher)
+    runs = [_in_child("corpus_here", mode, tsv, config.code, streamed, tokenizer_dir)
+            for mode in ("arrow", "arrow", "lists")]
+    print("| corpus layer | pairs kept | tokens | read seconds | read + count seconds | own memory before | "
+          "peak own memory | growth |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r, what in zip(runs, ("streamed to Arrow, then counted (first run)", "the same, files cached",
+                              "read into lists, then counted")):
+        print(f"| {what} | {r['pairs']:,} | {r['tokens']:,} | {r['read_seconds']:.1f} | {r['seconds']:.1f} | "
+              f"{r['anon_before_mib']:.0f} MiB | {r['peak_anon_mib']:.0f} MiB | "
+              f"+{r['peak_anon_mib'] - r['anon_before_mib']:.0f} MiB |")
+    return runs
+
+
 def _status_mib(key: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(key + ":"):

@@ -31,7 +31,8 @@ def test_distillation_batches_from_the_file_are_the_batches_of_the_lists(tmp_pat
     source = [f"{w} {i}" for i, w in enumerate(CORPUS * 3)]
     target = [("ção " * (i % 7)) + t for i, t in enumerate(CORPUS[::-1] * 3)]
     in_memory = ParallelSet("train", source, target)
-    on_disk = PairFile.for_training(in_memory, tmp_path / "pairs.arrow")
+    write_pairs(zip(source, target), tmp_path / "pairs.arrow")
+    on_disk = PairFile(tmp_path / "pairs.arrow")
     assert len(on_disk) == len(in_memory) and list(on_disk.target_lengths()) == in_memory.target_lengths()
     lists, file = BilingualBatches(in_memory, 4, seed=3), BilingualBatches(on_disk, 4, seed=3)
     assert [lists(b) for b in range(3 * lists.per_epoch)] == [file(b) for b in range(3 * file.per_epoch)]
@@ -66,3 +67,13 @@ def test_the_batch_benchmark_draws_the_same_text_from_the_file_and_the_lists(tmp
     arrow = batches_here("arrow", str(tmp_path / "pairs.arrow"), 40, steps=6, batch_size=4)
     lists = _in_child("batches_here", "lists", tmp_path / "pairs.arrow", 40, 6, 4)  # also: the child runner
     assert arrow["pairs"] == lists["pairs"] == 40 and arrow["characters"] == lists["characters"] > 0
+
+
+def test_the_corpus_benchmark_joins_real_pairs_into_distinct_ones():
+    from polyglot_kd.pipeline.bench import joined_pairs
+
+    sentences = sorted(set(CORPUS))
+    pairs = list(joined_pairs(sentences, [f"t{s}" for s in sentences], 5 * len(sentences)))
+    assert len(pairs) == len(set(pairs)) == 5 * len(sentences)  # none dropped as a repeat by the corpus layer
+    joins = {(f"{a} {b}", f"t{a} t{b}") for a in sentences for b in sentences}
+    assert set(pairs) <= joins  # each two real pairs, side by side

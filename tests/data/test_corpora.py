@@ -10,6 +10,7 @@ import pytest
 from polyglot_kd.config import parse_config
 from polyglot_kd.core.errors import ConfigError
 from polyglot_kd.data import corpora
+from polyglot_kd.data.arrow_pairs import PairFile, TextColumn
 from polyglot_kd.pipeline import build
 from polyglot_kd.pipeline.checks import corpus_problems
 from tests.tiny import EN, EN_TEST, PT, PT_TEST
@@ -181,3 +182,41 @@ def test_training_text_made_only_of_test_sentences_is_refused(tmp_path):
     source = write_aligned(tmp_path, PAIRS[:2])
     test = write_aligned(tmp_path, PAIRS, "test") | {"role": "test"}
     assert "nothing is left of the training text once the test sentences are removed" in problems_of(tmp_path, source, test)
+
+
+def test_the_train_role_is_streamed_to_files_once_and_read_back_memory_mapped(tmp_path):
+    """Repeated pairs dropped, monolingual text counted, the files reused while the corpus is unchanged and
+    rewritten (in a new folder) when a source file changes."""
+    (tmp_path / "mono.pt.txt").write_text("um gato\n", encoding="utf-8")
+    source = write_aligned(tmp_path, PAIRS + PAIRS[:3]) | {"role": "train"}
+    config = config_with(source, held_out_split(tmp_path),
+                         {"role": "train", "kind": "monolingual", "path": str(tmp_path / "mono.pt.txt")})
+    files = corpora.train_files(config, tmp_path / "corpus")
+    assert isinstance(files.pairs, PairFile) and isinstance(files.counting["target"], TextColumn)
+    pairs = list(zip(files.pairs.dataset["source"], files.pairs.dataset["target"]))
+    assert len(pairs) == len(set(pairs)) == len(PAIRS) - files.dev_held_out  # the repeats are gone
+    assert list(files.counting["target"]) == ["um gato"] + [t for _, t in pairs]
+    assert files.counting["target"][1:3] == [t for _, t in pairs[:2]]
+    written = (files.folder / corpora.PAIRS_FILE).stat().st_mtime_ns
+    again = corpora.train_files(config, tmp_path / "corpus")
+    assert again.folder == files.folder and (again.folder / corpora.PAIRS_FILE).stat().st_mtime_ns == written
+    lists = corpora.train_text(config)
+    assert list(zip(lists.pairs.source, lists.pairs.target)) == pairs and lists.removed == files.removed
+    write_aligned(tmp_path, PAIRS[:3])
+    changed = corpora.train_files(config, tmp_path / "corpus")
+    assert changed.folder != files.folder and len(changed.pairs) < len(files.pairs)
+
+
+def test_a_half_written_corpus_is_not_read_and_a_rerun_rewrites_it(tmp_path, monkeypatch):
+    config = config_with(write_aligned(tmp_path, PAIRS) | {"role": "train"}, held_out_split(tmp_path))
+
+    def fail(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(corpora, "_held_out_dev", fail)  # stopped half way through writing
+    with pytest.raises(KeyboardInterrupt):
+        corpora.train_files(config, tmp_path / "corpus")
+    assert [p.name.endswith(".partial") for p in (tmp_path / "corpus").iterdir()] == [True]
+    monkeypatch.undo()
+    files = corpora.train_files(config, tmp_path / "corpus")
+    assert len(files.pairs) + files.dev_held_out == len(PAIRS) and not list((tmp_path / "corpus").glob("*.partial"))

@@ -9,7 +9,7 @@ import pytest
 from polyglot_kd.pipeline import build
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.loading import load_model_and_tokenizer
-from polyglot_kd.data.arrow_pairs import TRAINING_FILE
+from polyglot_kd.data.corpora import PAIRS_FILE
 
 
 def test_distill_writes_a_loadable_student_with_curves(tiny_world):
@@ -17,7 +17,8 @@ def test_distill_writes_a_loadable_student_with_curves(tiny_world):
     manifests = build.run_build(config, workdir, ["trim", "distill", "eval"])
     out = workdir / "pt" / "distill"
     assert {"model", "metrics.jsonl", "loss_curve.png", "manifest.json"} <= {p.name for p in out.iterdir()}
-    assert not (out / "checkpoints").exists() and not (out / TRAINING_FILE).exists()  # nor the pairs it read
+    assert not (out / "checkpoints").exists()
+    assert list((workdir / "pt" / "corpus").glob(f"*/{PAIRS_FILE}"))  # it trained from the corpus's file
     metrics = manifests["distill"]["metrics"]
     assert metrics["teacher_layers"] == [0] and metrics["params"] < metrics["params_base"]
     rows = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]

@@ -106,7 +106,10 @@ def fallback_ids(tokenizer, texts: Iterable[str]) -> set[int]:
     """Ids of the single-character pieces for every character in `texts` (and the bare word marker),
     so that words whose longer pieces were dropped still segment into kept pieces, not <unk>."""
     normalizer = tokenizer.backend_tokenizer.normalizer
-    raw = set("".join(texts))  # normalise the distinct characters, not the whole text
+    raw: set[str] = set()
+    for text in texts:  # one text at a time: `texts` may be a corpus streamed from disk
+        raw.update(text)
+    # normalise the distinct characters, not the whole text
     chars = set(normalizer.normalize_str("".join(sorted(raw))) if normalizer else raw) - {" "}
     lookup = tokenizer.backend_tokenizer.model.token_to_id  # no 250k-entry vocab dict
     forms = ("▁{}", "{}") if tokenizer_kind(tokenizer) == "Unigram" else ("{}", "##{}")

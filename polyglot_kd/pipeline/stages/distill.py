@@ -26,14 +26,13 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.files import inputs_hash
 from polyglot_kd.core.loading import load_encoder, load_tokenizer, parameter_count
 from polyglot_kd.data import corpora
-from polyglot_kd.data.arrow_pairs import TRAINING_FILE, PairFile
 from polyglot_kd.engine.sharding import Share, processes, too_many_processes
 from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
 from polyglot_kd.methods.bistil import objective
 from polyglot_kd.methods.bistil.objective import LOSS_WEIGHTS, NO_SENTENCE_LOSS, sentence_level_weight
 from polyglot_kd.methods.bistil.student import (embedding_rank_problem, make_student, select_layers, width_problem,
                                                 width_rule)
-from polyglot_kd.pipeline.build import MODEL_DIR, Build
+from polyglot_kd.pipeline.build import CORPUS_DIR, MODEL_DIR, Build
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.sources.teacher import local_config
 
@@ -55,7 +54,7 @@ def inputs(build: Build) -> dict:
 
 def preflight(config: LanguageConfig) -> list[str]:
     problems = corpus_problems(config)
-    if not problems and not len(corpora.train_text(config).pairs):
+    if not problems and not corpora.has_pairs(config):
         problems.append("distill: the training text has no parallel pairs (monolingual text only counts for "
                         "the vocabulary); name an aligned, tsv, tmx or dataset source with role = 'train'")
     if "embed-init" in config.stages and not config.distill.aligned_losses and not sentence_level_weight(config.distill):
@@ -125,9 +124,11 @@ def run(build: Build, out: Path) -> dict:
     trainable = objective.DistillStudent(student.model, student.hidden_projection)
 
     accelerator = make_accelerator(d.grad_accum)
-    train = corpora.distill_text(cfg)
-    pairs, corpus_record = PairFile.for_training(train.pairs, out / TRAINING_FILE, accelerator), train.record()
-    del train  # training draws its batches from the file, one at a time: the corpus's lists can go
+    if accelerator.is_main_process:  # the corpus's files are written once, by one process
+        corpora.distill_files(cfg, build.root / CORPUS_DIR)
+    accelerator.wait_for_everyone()
+    train = corpora.distill_files(cfg, build.root / CORPUS_DIR)  # batches are drawn from the memory-mapped file
+    pairs, corpus_record = train.pairs, train.record()
     batches = objective.BilingualBatches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps), grad_accum=d.grad_accum,
                              checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=d.seed,
@@ -155,8 +156,6 @@ def run(build: Build, out: Path) -> dict:
         tokenizer.save_pretrained(out / MODEL_DIR)
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # finished: the model is the result
     accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        pairs.path.unlink()
     return {
         "start": start_stage,
         "teacher_layers": layers,

@@ -9,6 +9,7 @@ default) every piece for the scripts' letters, digits, symbols and numbers (`met
 from __future__ import annotations
 
 import logging
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 
 from polyglot_kd.methods.trim import characters
 from polyglot_kd.methods.trim import vocab as trimming
-from polyglot_kd.pipeline.build import MODEL_DIR, Build
+from polyglot_kd.pipeline.build import CORPUS_DIR, MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import corpora, wordlists
 from polyglot_kd.data.held_out import held_out_sets
@@ -68,8 +69,8 @@ def run(build: Build, out: Path) -> dict:
         tokenizer = load_tokenizer(teacher_dir)
         trimming.tokenizer_kind(tokenizer)
         tok_file = teacher_dir / "tokenizer.json"
-        train = corpora.train_text(cfg)
-        texts = train.counting
+        train = corpora.train_files(cfg, build.root / CORPUS_DIR)
+        texts = train.counting  # memory-mapped columns, read a chunk at a time
     with timer("count"):
         counts = {side: corpus_counts(tokenizer, tok_file, t, f"counting {side} tokens") for side, t in texts.items()}
         general = {
@@ -79,7 +80,7 @@ def run(build: Build, out: Path) -> dict:
     with timer("select"):
         chars = characters.character_ids(
             tokenizer.backend_tokenizer.get_vocab() if cfg.trim.keep_characters else {},
-            trimming.tokenizer_kind(tokenizer), characters.text_scripts(texts["source"] + texts["target"]),
+            trimming.tokenizer_kind(tokenizer), characters.text_scripts(chain(texts["source"], texts["target"])),
             scores=characters.unigram_scores(tokenizer) if cfg.trim.keep_characters else None)
         g = cfg.trim.general_weight
         p = {side: (1 - g) * counts[side] / max(counts[side].sum(), 1) + g * general[side] for side in counts}
@@ -87,7 +88,7 @@ def run(build: Build, out: Path) -> dict:
             p["source"], p["target"], counts["source"] + counts["target"], cfg.trim.rule,
             top_n=cfg.trim.top_n, threshold=cfg.trim.threshold, min_frequency=cfg.trim.min_frequency,
             always=trimming.special_ids(tokenizer),
-            fallback=trimming.fallback_ids(tokenizer, texts["source"] + texts["target"]) | chars.all(),
+            fallback=trimming.fallback_ids(tokenizer, chain(texts["source"], texts["target"])) | chars.all(),
         )
         kept = selection.kept
     log.info("keeping %d of %d tokens (%d by rule %s, %d special, %d fallback characters)", len(kept),
