@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import random
 import shutil
-import tempfile
 from array import array
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -31,9 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from polyglot_kd.core.files import write_json_atomic
+from polyglot_kd.core.paths import cache_dir
 from polyglot_kd.data import SOURCE_KINDS, bible, catalogs, udhr
 from polyglot_kd.data.arrow_pairs import CHUNK, ArrowWriter, PairFile, TextColumn, open_pairs, write_pairs
 from polyglot_kd.data.bible import ParallelSet, distinct_pairs, fixed_sample
+
+log = logging.getLogger(__name__)
 
 SIDES = ("source", "target")
 PAIRS_FILE, COUNTED_FILE, DEV_FILE = "pairs.arrow", "counted-{side}.arrow", "dev-held-out.arrow"
@@ -194,27 +198,49 @@ def _write_train(config, folder: Path) -> dict:
             "test_sentences_in_train": {side: sorted(found) for side, found in found_in_train.items()}}
 
 
-def train_files(config, folder: Path) -> TrainText:
-    """The train role, memory-mapped from Arrow files under `folder`: the pairs, the sentences counted for
-    the vocabulary per side, the dev pairs held out of training (if any) and what was dropped. Written
-    once per corpus (a subfolder named by the corpus's fingerprint, renamed into place when complete) and
-    read from there after."""
+def corpus_dir() -> Path:
+    """Where streamed corpora live: one folder per corpus fingerprint, shared by every build, check and
+    stage that reads the same text."""
+    return cache_dir() / "corpora"
+
+
+def train_files(config, folder: Path | None = None) -> TrainText:
+    """The train role, memory-mapped from Arrow files: the pairs, the sentences counted for the
+    vocabulary per side, the dev pairs held out of training (if any) and what was dropped. Written once
+    per corpus, into a subfolder of `folder` (default: `corpus_dir()`) named by the corpus's fingerprint
+    and renamed into place when complete, and read from there after; a changed source file gives a new
+    fingerprint."""
     # what the role depends on: the corpus, the test sets taken out of it (the held-out catalogs too)
     fingerprint_json = json.dumps({"corpus": fingerprint(config), "held_out_domains": config.eval.held_out_domains,
                                    "languages": _languages(config), "format": 1}, sort_keys=True, default=str)
-    final = Path(folder) / hashlib.sha256(fingerprint_json.encode()).hexdigest()[:16]
+    final = Path(folder or corpus_dir()) / hashlib.sha256(fingerprint_json.encode()).hexdigest()[:16]
     if not (final / RECORD_FILE).is_file():
-        partial = final.with_name(final.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
+        partial = final.with_name(f"{final.name}.{os.getpid()}.partial")  # one per writer: two never collide
+        for left in final.parent.glob(f"{final.name}.*.partial"):  # ours, or a dead writer's
+            if left == partial or not _alive(int(left.name.split(".")[1])):
+                shutil.rmtree(left, ignore_errors=True)
         partial.mkdir(parents=True)
+        log.info("streaming the %s training text to %s", config.code, final)
         record = _write_train(config, partial)
         write_json_atomic(partial / RECORD_FILE, record | {"inputs": json.loads(fingerprint_json)})
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
+        try:
+            partial.rename(final)
+        except OSError:  # another process finished the same corpus first: keep its files
+            shutil.rmtree(partial, ignore_errors=True)
     record = json.loads((final / RECORD_FILE).read_text())
     return TrainText(PairFile(final / PAIRS_FILE), {side: TextColumn(open_pairs(final / COUNTED_FILE.format(side=side)))
                                                     for side in SIDES},
                      record["test_overlap_removed"], record["dev_held_out_of_train"], folder=final)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _in_memory(text: TrainText) -> TrainText:
@@ -227,11 +253,10 @@ def _in_memory(text: TrainText) -> TrainText:
 def train_text(config) -> TrainText:
     """The train role as lists (for the stages that need the sentences themselves: tokenizer and
     word-vector training, stacking, the export); what `train_files` streams to disk, read back."""
-    with tempfile.TemporaryDirectory(prefix="polyglot-kd-corpus-") as tmp:
-        return _in_memory(train_files(config, Path(tmp)))
+    return _in_memory(train_files(config))
 
 
-def distill_files(config, folder: Path) -> TrainText:
+def distill_files(config, folder: Path | None = None) -> TrainText:
     """What distillation trains on: `train_files` with the `[distill] mixed_domains` catalogs' pairs
     after its pairs (repeats, test sentences and dev pairs left out); counting reads the corpus alone."""
     train = train_files(config, folder)
@@ -260,8 +285,7 @@ def distill_files(config, folder: Path) -> TrainText:
 
 def distill_text(config) -> TrainText:
     """`distill_files` as lists."""
-    with tempfile.TemporaryDirectory(prefix="polyglot-kd-corpus-") as tmp:
-        return _in_memory(distill_files(config, Path(tmp)))
+    return _in_memory(distill_files(config))
 
 
 def has_pairs(config) -> bool:
@@ -288,8 +312,7 @@ def dev_set(config, max_items: int | None = None, seed: int = 0) -> ParallelSet:
     """The dev set (checkpoint curves, the mining threshold)."""
     c = config.corpus
     if not _has_dev_source(config):
-        with tempfile.TemporaryDirectory(prefix="polyglot-kd-corpus-") as tmp:
-            held_out = open_pairs(train_files(config, Path(tmp)).folder / DEV_FILE)[:]
+        held_out = open_pairs(train_files(config).folder / DEV_FILE)[:]
         return _as_set("dev", fixed_sample(list(zip(held_out["source"], held_out["target"])), max_items, seed))
     pairs = []
     if _bible_serves(config, "dev"):
@@ -324,10 +347,9 @@ def problems(config) -> list[str]:
     if found:
         return found  # the roles below cannot be read
     tests = test_sets(config)
-    with tempfile.TemporaryDirectory(prefix="polyglot-kd-corpus-") as tmp:
-        train = train_files(config, Path(tmp))
-        record = json.loads((train.folder / RECORD_FILE).read_text())
-        sizes = {"pairs": len(train.pairs)} | {side: len(column) for side, column in train.counting.items()}
+    train = train_files(config)  # the one pass that reads everything, kept for the stages
+    record = json.loads((train.folder / RECORD_FILE).read_text())
+    sizes = {"pairs": len(train.pairs)} | {side: len(column) for side, column in train.counting.items()}
     removed = record["test_overlap_removed"]
     if not sum(sizes.values()) + sum(removed.values()) + train.dev_held_out:
         return ["corpus: no training text: name a Bible translation (corpus.bible, with 'train' in "

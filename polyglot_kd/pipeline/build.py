@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 RESOLVED_CONFIG = "config.json"
 MODEL_DIR = "model"
-CORPUS_DIR = "corpus"  # the train role streamed to Arrow files once, read by every stage (corpora.train_files)
 PARTIAL_INPUTS = ".inputs_hash"  # in a .partial folder: the inputs it was started for (resumable stages)
 PARTIAL_FORCED = ".forced"  # in a .partial folder: started by --force, so a rerun resumes it instead of skipping
 

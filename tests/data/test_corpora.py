@@ -4,6 +4,7 @@ before any work with the file and line, test sentences leave the training text, 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -218,5 +219,7 @@ def test_a_half_written_corpus_is_not_read_and_a_rerun_rewrites_it(tmp_path, mon
         corpora.train_files(config, tmp_path / "corpus")
     assert [p.name.endswith(".partial") for p in (tmp_path / "corpus").iterdir()] == [True]
     monkeypatch.undo()
+    dead = next((tmp_path / "corpus").iterdir()).name.replace(f".{os.getpid()}.", ".999999999.")
+    (tmp_path / "corpus" / dead).mkdir()  # what a killed writer left
     files = corpora.train_files(config, tmp_path / "corpus")
     assert len(files.pairs) + files.dev_held_out == len(PAIRS) and not list((tmp_path / "corpus").glob("*.partial"))

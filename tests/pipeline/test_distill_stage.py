@@ -9,6 +9,7 @@ import pytest
 from polyglot_kd.pipeline import build
 from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.loading import load_model_and_tokenizer
+from polyglot_kd.data import corpora
 from polyglot_kd.data.corpora import PAIRS_FILE
 
 
@@ -18,7 +19,7 @@ def test_distill_writes_a_loadable_student_with_curves(tiny_world):
     out = workdir / "pt" / "distill"
     assert {"model", "metrics.jsonl", "loss_curve.png", "manifest.json"} <= {p.name for p in out.iterdir()}
     assert not (out / "checkpoints").exists()
-    assert list((workdir / "pt" / "corpus").glob(f"*/{PAIRS_FILE}"))  # it trained from the corpus's file
+    assert list(corpora.corpus_dir().glob(f"*/{PAIRS_FILE}"))  # it trained from the streamed corpus's file
     metrics = manifests["distill"]["metrics"]
     assert metrics["teacher_layers"] == [0] and metrics["params"] < metrics["params_base"]
     rows = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]

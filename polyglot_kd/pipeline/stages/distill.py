@@ -32,7 +32,7 @@ from polyglot_kd.methods.bistil import objective
 from polyglot_kd.methods.bistil.objective import LOSS_WEIGHTS, NO_SENTENCE_LOSS, sentence_level_weight
 from polyglot_kd.methods.bistil.student import (embedding_rank_problem, make_student, select_layers, width_problem,
                                                 width_rule)
-from polyglot_kd.pipeline.build import CORPUS_DIR, MODEL_DIR, Build
+from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.sources.teacher import local_config
 
@@ -125,9 +125,9 @@ def run(build: Build, out: Path) -> dict:
 
     accelerator = make_accelerator(d.grad_accum)
     if accelerator.is_main_process:  # the corpus's files are written once, by one process
-        corpora.distill_files(cfg, build.root / CORPUS_DIR)
+        corpora.distill_files(cfg)
     accelerator.wait_for_everyone()
-    train = corpora.distill_files(cfg, build.root / CORPUS_DIR)  # batches are drawn from the memory-mapped file
+    train = corpora.distill_files(cfg)  # batches are drawn from the memory-mapped file
     pairs, corpus_record = train.pairs, train.record()
     batches = objective.BilingualBatches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps), grad_accum=d.grad_accum,

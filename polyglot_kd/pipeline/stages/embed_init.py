@@ -21,7 +21,7 @@ from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make
 from polyglot_kd.methods.bistil import objective
 from polyglot_kd.methods.embed_init import initialise as embed_init
 from polyglot_kd.methods.embed_init import target_tokenizer, warmup, word_vectors
-from polyglot_kd.pipeline.build import CORPUS_DIR, MODEL_DIR, Build
+from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import corpora
 from polyglot_kd.data.held_out import held_out_sets
@@ -131,7 +131,7 @@ def run(build: Build, out: Path) -> dict:
     report["tokens"] = result.counts
     if e.warmup_steps:
         with timer("warmup"):
-            report["warmup"] = _warm_up(cfg, model, new_tok, base, out, build.root / CORPUS_DIR)
+            report["warmup"] = _warm_up(cfg, model, new_tok, base, out)
         model.save_pretrained(out / MODEL_DIR, safe_serialization=True)
     with timer("fertility"):
         report["fertility"] = held_out_fertility(cfg, source_tok, new_tok)
@@ -145,7 +145,7 @@ def run(build: Build, out: Path) -> dict:
 WARMUP_DIR = "warmup"  # the warm-up's metrics and loss curve
 
 
-def _warm_up(cfg: LanguageConfig, model, tokenizer, teacher_dir: Path, out: Path, corpus_dir: Path) -> dict:
+def _warm_up(cfg: LanguageConfig, model, tokenizer, teacher_dir: Path, out: Path) -> dict:
     """Train `model`'s word embeddings alone towards the trimmed model at `teacher_dir`, with the distill
     stage's batches and losses (word-aligned: the tokenizers differ) over every layer; in place."""
     e = cfg.embed_init
@@ -159,7 +159,7 @@ def _warm_up(cfg: LanguageConfig, model, tokenizer, teacher_dir: Path, out: Path
     objective.no_dropout(student)
     trained = warmup.train_embeddings_only(student)
     layers = list(range(teacher.config.num_hidden_layers))
-    pairs = corpora.distill_files(cfg, corpus_dir).pairs
+    pairs = corpora.distill_files(cfg).pairs
     batches = objective.BilingualBatches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps),
                              checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=e.seed,

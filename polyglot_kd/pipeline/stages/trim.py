@@ -19,7 +19,7 @@ import numpy as np
 
 from polyglot_kd.methods.trim import characters
 from polyglot_kd.methods.trim import vocab as trimming
-from polyglot_kd.pipeline.build import CORPUS_DIR, MODEL_DIR, Build
+from polyglot_kd.pipeline.build import MODEL_DIR, Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import corpora, wordlists
 from polyglot_kd.data.held_out import held_out_sets
@@ -69,7 +69,7 @@ def run(build: Build, out: Path) -> dict:
         tokenizer = load_tokenizer(teacher_dir)
         trimming.tokenizer_kind(tokenizer)
         tok_file = teacher_dir / "tokenizer.json"
-        train = corpora.train_files(cfg, build.root / CORPUS_DIR)
+        train = corpora.train_files(cfg)
         texts = train.counting  # memory-mapped columns, read a chunk at a time
     with timer("count"):
         counts = {side: corpus_counts(tokenizer, tok_file, t, f"counting {side} tokens") for side, t in texts.items()}
