@@ -155,14 +155,15 @@ def _write_train(config, folder: Path) -> dict:
         with ArrowWriter(raw_path) as raw:
             for kind, first, second in _train_rows(config):
                 if kind != "verse" and first is not None and second is not None:
-                    hits = [side for side, text in zip(SIDES, (first, second)) if text in test[side]]
+                    hit = False
                     for side, text in zip(SIDES, (first, second)):
-                        if side in hits:
+                        if text in test[side]:
                             found_in_train[side].add(text)
+                            hit = True
                     raw.add((first, second))
                     digests.append(_digest(first, second))
                     from_user.append(kind == "user")
-                    in_test.append(bool(hits))
+                    in_test.append(hit)
                     continue
                 side, text = (first, second) if kind == "verse" else (("source", first) if second is None else ("target", second))
                 if text in test[side]:
@@ -233,6 +234,12 @@ def train_files(config, folder: Path | None = None) -> TrainText:
                      record["test_overlap_removed"], record["dev_held_out_of_train"], folder=final)
 
 
+def _dev_pairs(folder: Path) -> list[tuple[str, str]]:
+    """The dev pairs `train_files` held out of training (none where a dev source is named)."""
+    held_out = open_pairs(folder / DEV_FILE)[:]
+    return list(zip(held_out["source"], held_out["target"]))
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -259,24 +266,26 @@ def train_text(config) -> TrainText:
 def distill_files(config, folder: Path | None = None) -> TrainText:
     """What distillation trains on: `train_files` with the `[distill] mixed_domains` catalogs' pairs
     after its pairs (repeats, test sentences and dev pairs left out); counting reads the corpus alone."""
+    import datasets
+
     train = train_files(config, folder)
     if not config.distill.mixed_domains:
         return train
     test = _test_sides(config)
-    dev = train.folder / DEV_FILE
-    seen = set(np.load(train.folder / DIGESTS_FILE).tolist())
-    seen |= {_digest(s, t) for s, t in zip(*open_pairs(dev)[:].values())} if len(open_pairs(dev)) else set()
+    # the training pairs' digests stay an array (8 bytes a pair); the few thousand catalog pairs are looked up in it
+    held_out = np.array([_digest(*pair) for pair in _dev_pairs(train.folder)], dtype=np.int64)
+    trained = np.concatenate([np.load(train.folder / DIGESTS_FILE), held_out])
+    seen: set[int] = set()  # the catalogs' own pairs, so that one repeated across catalogs is added once
     added, mixed_in = [], {}
     for name in config.distill.mixed_domains:
         before = len(added)
-        for pair in catalogs.pairs(name, config.code):
-            digest = _digest(*pair)
-            if digest not in seen and pair[0] not in test["source"] and pair[1] not in test["target"]:
+        pairs = [p for p in catalogs.pairs(name, config.code) if p[0] not in test["source"] and p[1] not in test["target"]]
+        digests = [_digest(*pair) for pair in pairs]
+        for pair, digest, trained_on in zip(pairs, digests, np.isin(np.array(digests, dtype=np.int64), trained)):
+            if not trained_on and digest not in seen:
                 seen.add(digest)
                 added.append(pair)
         mixed_in[name] = len(added) - before
-    import datasets
-
     extra = datasets.Dataset.from_dict({"source": [s for s, _ in added], "target": [t for _, t in added]})
     both = datasets.concatenate_datasets([train.pairs.dataset, extra.cast(train.pairs.dataset.features)])
     return TrainText(PairFile(train.pairs.path, "train", dataset=both), train.counting, train.removed,
@@ -303,17 +312,15 @@ def _held_out_dev(config, pairs, kept: np.ndarray) -> list[tuple[str, str]]:
     size = min(config.corpus.dev_items, max(1, len(kept) // 10))
     order = random.Random(0).sample(range(len(kept)), min(len(kept), 2 * size))
     candidates = pairs[kept[order].tolist()] if order else {"source": [], "target": []}
-    chosen = distinct_pairs(zip(candidates["source"], candidates["target"]))[:size]
-    rank = {pair: i for i, pair in reversed(list(enumerate(zip(candidates["source"], candidates["target"]))))}
-    return sorted(chosen, key=lambda pair: order[rank[pair]])  # in the corpus's order
+    position = dict(zip(zip(candidates["source"], candidates["target"]), order))  # kept rows are distinct pairs
+    return sorted(distinct_pairs(position)[:size], key=position.__getitem__)  # in the corpus's order
 
 
 def dev_set(config, max_items: int | None = None, seed: int = 0) -> ParallelSet:
     """The dev set (checkpoint curves, the mining threshold)."""
     c = config.corpus
     if not _has_dev_source(config):
-        held_out = open_pairs(train_files(config).folder / DEV_FILE)[:]
-        return _as_set("dev", fixed_sample(list(zip(held_out["source"], held_out["target"])), max_items, seed))
+        return _as_set("dev", fixed_sample(_dev_pairs(train_files(config).folder), max_items, seed))
     pairs = []
     if _bible_serves(config, "dev"):
         embedded = bible.parallel(c.source_bible, c.bible, "dev")

@@ -17,6 +17,7 @@ from polyglot_kd.methods.trim import vocab as trimming
 from polyglot_kd.pipeline.build import Build
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.data import corpora
+from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.loading import load_tokenizer, parameter_count
 from polyglot_kd.sources.teacher import resolve_teacher
 
@@ -133,8 +134,6 @@ def embed_init_benchmark(config: LanguageConfig, workdir: Path, items: int = 100
 
     model_dir = Build(config, Path(workdir) / config.code).model_dir("embed-init")
     if model_dir is None:
-        from polyglot_kd.core.errors import PolyglotError
-
         raise PolyglotError(f"no finished embed-init stage under {Path(workdir) / config.code}: run "
                             f"polyglot-kd build {config.code} --stages trim,embed-init")
     teacher_dir = resolve_teacher(config.teacher)
@@ -252,8 +251,6 @@ def joined_pairs(source: list[str], target: list[str], size: int, seed: int = 0)
     import random
 
     n = len(source)
-    if size > n * (n - 1):
-        raise ValueError(f"{n} pairs join into at most {n * (n - 1):,} distinct ones, not {size:,}")
     order = list(range(n))
     random.Random(seed).shuffle(order)
     for m in range(size):
@@ -303,14 +300,21 @@ def corpus_benchmark(config: LanguageConfig, pairs: int = 1_000_000) -> list[dic
     from polyglot_kd.core.paths import cache_dir
 
     train = corpora.train_text(config).pairs
+    if pairs > len(train) * (len(train) - 1):
+        raise PolyglotError(f"--pairs: {pairs:,} is more than the {len(train) * (len(train) - 1):,} distinct pairs that "
+                            f"{len(train):,} {config.code} training pairs join into; expected at most that")
     folder = cache_dir() / "bench"
     tsv = folder / f"{config.code}-{pairs}-joined-pairs.tsv"
     if not tsv.is_file():
         tsv.parent.mkdir(parents=True, exist_ok=True)
         partial = tsv.with_name(tsv.name + ".tmp")
-        with partial.open("w", encoding="utf-8") as f:
-            for s, t in joined_pairs(train.source, train.target, pairs):
-                f.write(f"{s}\t{t}\n")
+        try:
+            with partial.open("w", encoding="utf-8") as f:
+                for s, t in joined_pairs(train.source, train.target, pairs):
+                    f.write(f"{s}\t{t}\n")
+        except BaseException:
+            partial.unlink(missing_ok=True)  # an interrupted write leaves no half file
+            raise
         partial.replace(tsv)
     print(f"corpus: {pairs:,} distinct pairs, each two of the {len(train):,} {config.source}-{config.code} training "
           f"pairs joined ({tsv}, {tsv.stat().st_size / 2**20:.0f} MiB), read as a tsv train source; "

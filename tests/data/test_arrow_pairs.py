@@ -77,3 +77,21 @@ def test_the_corpus_benchmark_joins_real_pairs_into_distinct_ones():
     assert len(pairs) == len(set(pairs)) == 5 * len(sentences)  # none dropped as a repeat by the corpus layer
     joins = {(f"{a} {b}", f"t{a} t{b}") for a in sentences for b in sentences}
     assert set(pairs) <= joins  # each two real pairs, side by side
+
+
+def test_the_corpus_benchmark_refuses_more_pairs_than_its_pairs_join_into(monkeypatch, tmp_path):
+    import pytest
+
+    from polyglot_kd.config import parse_config
+    from polyglot_kd.core.errors import PolyglotError
+    from polyglot_kd.data import corpora
+    from polyglot_kd.data.bible import ParallelSet
+    from polyglot_kd.data.corpora import TrainText
+    from polyglot_kd.pipeline import bench
+
+    three = ParallelSet("train", ["a", "b", "c"], ["x", "y", "z"])
+    monkeypatch.setattr(corpora, "train_text", lambda config: TrainText(three, {}))
+    monkeypatch.setenv("POLYGLOT_KD_CACHE", str(tmp_path))
+    with pytest.raises(PolyglotError, match=r"--pairs: 7 is more than the 6 distinct pairs that 3 pt training pairs"):
+        bench.corpus_benchmark(parse_config({"code": "pt"}), 7)
+    assert not list(tmp_path.rglob("*"))  # refused before anything was written

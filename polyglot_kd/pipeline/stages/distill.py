@@ -124,10 +124,10 @@ def run(build: Build, out: Path) -> dict:
     trainable = objective.DistillStudent(student.model, student.hidden_projection)
 
     accelerator = make_accelerator(d.grad_accum)
-    if accelerator.is_main_process:  # the corpus's files are written once, by one process
-        corpora.distill_files(cfg)
+    # the corpus's files are written once, by the main process; the others open them after
+    train = corpora.distill_files(cfg) if accelerator.is_main_process else None
     accelerator.wait_for_everyone()
-    train = corpora.distill_files(cfg)  # batches are drawn from the memory-mapped file
+    train = train or corpora.distill_files(cfg)  # batches are drawn from the memory-mapped file
     pairs, corpus_record = train.pairs, train.record()
     batches = objective.BilingualBatches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps), grad_accum=d.grad_accum,
