@@ -526,6 +526,7 @@ COMMANDS = (
              config_arg("--layers", "distill", "layers", type=_int_list),
              config_arg("--hidden-size", "distill", "hidden_size"),
              config_arg("--embedding-rank", "distill", "embedding_rank"),
+             config_arg("--ffn-size", "distill", "ffn_size"),
              config_arg("--steps", "distill", "steps"),
              config_arg("--time-budget", "distill", "time_budget_minutes"),
              config_arg("--batch-size", "distill", "batch_size"),

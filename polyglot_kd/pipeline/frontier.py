@@ -35,7 +35,7 @@ OFA_DIR = "_embed-init"
 POINT_JSON = "point.json"
 """A point's measured row beside its distill stage, so a rerun re-measures only new or retrained points."""
 DEFAULT_POINTS = "6x384,4x384,6x384r64,5x384r96,4x384r128,4x384r64,6x288r96"
-POINT = re.compile(r"(\d+)(?:x(\d+))?(?:r(\d+))?(\+ofa)?(\+mt)?")
+POINT = re.compile(r"(\d+)(?:x(\d+))?(?:f(\d+))?(?:r(\d+))?(\+ofa)?(\+mt)?")
 SELECTION_SET = "bible-dev"
 """The set a budget picks by (the dev set: held out from training, but not a test set the table
 reports); a frontier of a user's corpus names its own in the table's `selection`."""
@@ -52,43 +52,52 @@ class Point:
     """The MT encoder stacked under the student (`[stack]`, backbone: this point's student)."""
     ofa: bool = False
     """The student starts from the embed-init model (its own tokenizer and factorised embedding)."""
+    ffn: int = 0
+    """Inner size of the student's feed-forward blocks; 0: the teacher's."""
 
     @property
     def name(self) -> str:
-        return (f"L{self.layers}-W{self.width or 'full'}" + (f"-r{self.rank}" if self.rank else "")
+        return (f"L{self.layers}-W{self.width or 'full'}" + (f"-f{self.ffn}" if self.ffn else "")
+                + (f"-r{self.rank}" if self.rank else "")
                 + ("-ofa" if self.ofa else "") + ("-mt" if self.stacked else ""))
 
     def distill_settings(self) -> dict:
         """The `[distill]` fields that make this student."""
         return {"student_layers": self.layers, "layer_selection": "bottom", "layers": [],
-                "hidden_size": self.width, "embedding_rank": self.rank}
+                "hidden_size": self.width, "embedding_rank": self.rank, "ffn_size": self.ffn}
 
 
-def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int, width_init: str = "svd") -> list[Point]:
-    """'6x384,4x192,4x384r128,5x384+ofa,5x384r96+mt' (layers x width, then an optional embedding rank,
+def parse_points(text: str, teacher_layers: int, teacher_width: int, heads: int, width_init: str = "svd",
+                 teacher_ffn: int | None = None) -> list[Point]:
+    """'6x384,4x192,5x384f768r192,5x384+ofa,5x384r96+mt' (layers x width, then an optional FFN inner size
+    and embedding rank,
     '+ofa' for a student cut from the embed-init model and '+mt' for the MT encoder stacked under the
     student; a bare '6' keeps the teacher's width), every problem at once."""
+    from polyglot_kd.methods.bistil.ffn import ffn_problem
     from polyglot_kd.methods.bistil.student import width_problem, width_rule
 
     points, problems = [], []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         m = POINT.fullmatch(part)
         if not m:
-            problems.append(f"{part!r} is not LAYERSxWIDTH[rRANK][+ofa][+mt], e.g. 6x384, 4x384r128, 5x384+ofa "
-                            "or 5x384r96+mt")
+            problems.append(f"{part!r} is not LAYERSxWIDTH[fFFN][rRANK][+ofa][+mt], e.g. 6x384, 4x384r128, "
+                            "5x384f768r192, 5x384+ofa or 5x384r96+mt")
             continue
-        layers, width, rank = int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0)
+        layers, width, ffn, rank = (int(m.group(i) or 0) for i in (1, 2, 3, 4))
         if not 1 <= layers <= teacher_layers:
             problems.append(f"{part!r}: {layers} layers; the teacher has {teacher_layers}")
         if width and width_problem(width, teacher_width, heads, width_init):
             problems.append(f"{part!r}: width {width} must be {width_rule(teacher_width, heads, width_init)}")
         if rank and not 1 <= rank <= (width or teacher_width):
             problems.append(f"{part!r}: embedding rank {rank} is above the width {width or teacher_width}")
-        ofa = bool(m.group(4))
+        if m.group(3) and (ffn < 1 or ffn_problem(ffn, teacher_ffn)):
+            problems.append(f"{part!r}: FFN size {ffn}: expected 1..{teacher_ffn or 'the teacher inner size'}")
+        ofa = bool(m.group(5))
         if ofa and (rank or (width and width != teacher_width)):
             problems.append(f"{part!r}: an +ofa student keeps the embed-init model's width and factorised embedding "
                             "(its rank is [embed_init] rank); give layers only, e.g. 5x384+ofa")
-        points.append(Point(layers, 0 if width == teacher_width else width, rank, bool(m.group(5)), ofa))
+        points.append(Point(layers, 0 if width == teacher_width else width, rank, bool(m.group(6)), ofa,
+                            0 if ffn == teacher_ffn else ffn))
     if problems or not points:
         raise PolyglotError("frontier points: " + ("; ".join(problems) or "none given"))
     return list(dict.fromkeys(points))
@@ -108,7 +117,7 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     teacher_dir = resolve_teacher(config.teacher)
     tc = AutoConfig.from_pretrained(teacher_dir)
     points = parse_points(points_text, tc.num_hidden_layers, tc.hidden_size, tc.num_attention_heads,
-                          config.distill.width_init)
+                          config.distill.width_init, getattr(tc, "intermediate_size", None))
     if steps < 1:
         raise PolyglotError(f"frontier steps: {steps} must be >= 1")
     if any(p.stacked for p in points):
@@ -164,7 +173,8 @@ def _measured(folder: Path, identity: str, sets: list[str]) -> dict | None:
 
 
 def point_of(row: dict) -> Point:
-    return Point(row["layers"], row.get("width") or 0, row.get("rank") or 0, bool(row.get("stacked")), bool(row.get("ofa")))
+    return Point(row["layers"], row.get("width") or 0, row.get("rank") or 0, bool(row.get("stacked")), bool(row.get("ofa")),
+                 row.get("ffn") or 0)
 
 
 def stack_settings(steps: int) -> dict:
@@ -200,6 +210,7 @@ def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int)
 
 def _row(point: Point, scores: dict, teacher: dict, speed) -> dict:
     row = {"point": point.name, "layers": point.layers, "width": point.width or None, "rank": point.rank or None,
+           **({"ffn": point.ffn} if point.ffn else {}),
            **({"stacked": True} if point.stacked else {}), **({"ofa": True} if point.ofa else {}),
            "params": scores["params"],
            "param_ratio": scores["params"] / teacher["params"], "speedup": speed.speedup,

@@ -22,16 +22,24 @@ def test_points_parse_and_bad_ones_are_named_at_once():
     assert frontier.Point(4, 0, 128).name == "L4-Wfull-r128"
     with pytest.raises(PolyglotError, match="'4x192r256': embedding rank 256 is above the width 192"):
         frontier.parse_points("4x192r256", 12, 384, 12)
+    assert frontier.parse_points("5x384f768r192,5f1536", 12, 384, 12, teacher_ffn=1536) == [
+        frontier.Point(5, 0, 192, ffn=768), frontier.Point(5)]  # the teacher's inner size is the plain point
+    assert frontier.Point(5, 0, 192, ffn=768).name == "L5-Wfull-f768-r192"
+    with pytest.raises(PolyglotError, match="'5f2000': FFN size 2000: expected 1..1536"):
+        frontier.parse_points("5f2000", 12, 384, 12, teacher_ffn=1536)
 
 
 def test_frontier_trains_each_point_once_and_marks_the_pareto_points(tiny_world, monkeypatch):
     config, workdir = tiny_world
-    table = frontier.run_frontier(config, workdir, "1,2,1x16,1r8", steps=2, speed_sentences=3)
+    table = frontier.run_frontier(config, workdir, "1,2,1x16,1f16r8", steps=2, speed_sentences=3)
     names = [r["point"] for r in table["points"]]
-    assert names == ["L1-Wfull", "L2-Wfull", "L1-W16", "L1-Wfull-r8"]
+    assert names == ["L1-Wfull", "L2-Wfull", "L1-W16", "L1-Wfull-f16-r8"]
     assert table["selection"] in table["teacher"]  # the budget's selection set is scored beside the test sets
     full, factorised = table["points"][0], table["points"][3]
-    assert factorised["params"] < full["params"] and frontier.point_of(factorised) == frontier.Point(1, 0, 8)
+    assert factorised["params"] < full["params"] and frontier.point_of(factorised) == frontier.Point(1, 0, 8, ffn=16)
+    ffn_config = json.loads((workdir / "pt" / frontier.FRONTIER_DIR / "L1-Wfull-f16-r8" / "distill" / "model"
+                             / "config.json").read_text())
+    assert ffn_config["intermediate_size"] == 16 and ffn_config["embedding_rank"] == 8
     small = next(r for r in table["points"] if r["point"] == "L1-W16")
     assert small["params"] < min(r["params"] for r in table["points"] if r["point"] in ("L1-Wfull", "L2-Wfull"))
     assert small["pareto_params"]  # the smallest point is on the size frontier whatever it keeps

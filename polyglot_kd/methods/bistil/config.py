@@ -30,6 +30,12 @@ class DistillConfig:
     """Factorise the student's word embedding at this rank (coordinates vocab x rank, primitives
     rank x width, from the truncated SVD of the matrix it starts from); 0 keeps the full matrix. The
     vocabulary is most of a small student's parameters, so this is the size axis beside layers and width."""
+    ffn_size: int = 0
+    """Inner size of the student's feed-forward blocks; 0 keeps the teacher's. A smaller one keeps, per
+    layer, the neurons that write most into the residual stream on a sample of the training text, so
+    each layer costs less compute while the width, heads and LayerNorms stay the teacher's."""
+    ffn_sample: int = 256
+    """Training pairs (both sides) whose activations rank the FFN neurons when `ffn_size` is set."""
     chosen_by: str = ""
     """Where this student's shape comes from, for the manifest and the model card: set by
     `polyglot-kd build --budget` (the frontier point and the rule that picked it), or written in a
@@ -98,7 +104,10 @@ class DistillConfig:
     def phase1(self) -> dict:
         """The fields the student's training reads: what the distill stage's inputs hash (the `task_*`
         fields are phase 2's, read by the task suite)."""
-        return {k: v for k, v in vars(self).items() if not k.startswith("task_")}
+        fields = {k: v for k, v in vars(self).items() if not k.startswith("task_")}
+        if not self.ffn_size:  # the teacher's FFN: the sample is unused (and builds made before it stay valid)
+            del fields["ffn_size"], fields["ffn_sample"]
+        return fields
 
     def check(self) -> list[str]:
         from polyglot_kd.data.catalogs import check_names
@@ -124,6 +133,10 @@ class DistillConfig:
             problems.append(f"distill.width_init: {self.width_init!r} is not one of ['svd', 'select']")
         if self.embedding_rank < 0:
             problems.append(f"distill.embedding_rank: {self.embedding_rank} must be >= 0 (0 keeps the full embedding)")
+        if self.ffn_size < 0:
+            problems.append(f"distill.ffn_size: {self.ffn_size} must be >= 0 (0 keeps the teacher's inner size)")
+        if self.ffn_sample < 1:
+            problems.append(f"distill.ffn_sample: {self.ffn_sample} must be >= 1")
         if self.hidden_size < 0:
             problems.append(f"distill.hidden_size: {self.hidden_size} must be >= 0 (0 keeps the teacher's width)")
         for key, loss in (("pooled_loss", "pooled"), ("attention_loss", "attention")):

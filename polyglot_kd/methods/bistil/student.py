@@ -5,6 +5,7 @@ l where l % f == f-1; or an explicit list) and copied module by module through t
 config, so BERT- and XLM-R-style encoders both work without matching parameter names. A narrower
 student takes its embeddings from the SVD of the teacher's and its layers' weights projected onto the
 same basis; `hidden_projection` maps its states back to the teacher's width for the hidden-state loss.
+A student may also keep fewer feed-forward neurons per layer (`ffn.py`).
 """
 
 from __future__ import annotations
@@ -103,13 +104,20 @@ def width_problem(width: int, teacher_width: int, heads: int, width_init: str = 
 
 
 def make_student(teacher, layers: list[int], hidden_size: int | None = None, width_init: str = "svd",
-                 embedding_rank: int = 0) -> Student:
+                 embedding_rank: int = 0, ffn_size: int = 0, ffn_activations: dict | None = None) -> Student:
     """A student holding the teacher's embeddings and the chosen layers (a deep copy; the teacher is untouched).
     A narrower student is either rotated into the teacher's top singular directions ('svd'), or keeps a
     subset of the teacher's coordinates and whole attention heads ('select': every LayerNorm still
     normalises coordinates the teacher normalised). `embedding_rank` > 0 then factorises its word
-    embedding (the truncated SVD of the matrix it got: the vocabulary then costs vocab x rank)."""
+    embedding (the truncated SVD of the matrix it got: the vocabulary then costs vocab x rank).
+    `ffn_size` > 0 keeps that many feed-forward neurons per layer (`methods/bistil/ffn.py`), ranked by
+    `ffn_activations` (teacher layer -> mean |activation| per neuron) when given."""
     student = _cut(teacher, layers, hidden_size, width_init)
+    if ffn_size:
+        from polyglot_kd.methods.bistil.ffn import prune_ffn
+
+        per_layer = {i: ffn_activations[t] for i, t in enumerate(layers)} if ffn_activations else None
+        student.model = prune_ffn(student.model, ffn_size, per_layer)
     if embedding_rank:
         student.model = _factorised(student.model, embedding_rank)
     return student

@@ -29,6 +29,7 @@ from polyglot_kd.data import corpora
 from polyglot_kd.engine.sharding import Share, processes, too_many_processes
 from polyglot_kd.engine.trainer import CHECKPOINTS, Trainer, TrainSettings, make_accelerator
 from polyglot_kd.methods.bistil import objective
+from polyglot_kd.methods.bistil.ffn import activation_importance, ffn_problem
 from polyglot_kd.methods.bistil.objective import LOSS_WEIGHTS, NO_SENTENCE_LOSS, sentence_level_weight
 from polyglot_kd.methods.bistil.student import (embedding_rank_problem, make_student, select_layers, width_problem,
                                                 width_rule)
@@ -78,12 +79,21 @@ def _shape_problems(config: LanguageConfig) -> list[str]:
                         f"(e.g. {examples})")
     if problem := embedding_rank_problem(d.embedding_rank, d.hidden_size or width, teacher.get("model_type")):
         problems.append(f"distill.embedding_rank: {problem}")
+    if d.ffn_size and (problem := ffn_problem(d.ffn_size, teacher.get("intermediate_size"))):
+        problems.append(f"distill.ffn_size: {problem}")
     if layers:
         try:
             select_layers(layers, d.student_layers, d.layer_selection, d.layers)
         except PolyglotError as exc:
             problems.append(f"distill: {exc}")
     return problems
+
+
+def _ffn_activations(start, layers: list[int], tokenizer, pairs, d) -> dict:
+    """Mean |activation| of each FFN neuron of the start model's kept layers on the first training pairs
+    (both sides), which rank the neurons a narrower FFN keeps; the same pairs on every process."""
+    source, target = pairs.take(range(min(d.ffn_sample, len(pairs))))
+    return activation_importance(start, layers, tokenizer, source + target, max_length=d.max_length)
 
 
 def base_stage(build: Build, required: bool = True) -> str | None:
@@ -118,17 +128,19 @@ def run(build: Build, out: Path) -> dict:
                                 f"{teacher.config.num_hidden_layers}; expected the same stack")
     else:
         start = teacher
-    layers = select_layers(teacher.config.num_hidden_layers, d.student_layers, d.layer_selection, d.layers)
-    student = make_student(start, layers, d.hidden_size or None, d.width_init, d.embedding_rank)
-    objective.no_dropout(student.model)
-    trainable = objective.DistillStudent(student.model, student.hidden_projection)
-
     accelerator = make_accelerator(d.grad_accum)
     # the corpus's files are written once, by the main process; the others open them after
     train = corpora.distill_files(cfg) if accelerator.is_main_process else None
     accelerator.wait_for_everyone()
     train = train or corpora.distill_files(cfg)  # batches are drawn from the memory-mapped file
     pairs, corpus_record = train.pairs, train.record()
+
+    layers = select_layers(teacher.config.num_hidden_layers, d.student_layers, d.layer_selection, d.layers)
+    activations = _ffn_activations(start, layers, tokenizer, pairs, d) if d.ffn_size else None
+    student = make_student(start, layers, d.hidden_size or None, d.width_init, d.embedding_rank, d.ffn_size,
+                           activations)
+    objective.no_dropout(student.model)
+    trainable = objective.DistillStudent(student.model, student.hidden_projection)
     batches = objective.BilingualBatches(pairs, d.batch_size, d.seed)
     settings = TrainSettings(steps=d.steps, lr=d.lr, warmup_steps=min(d.warmup_steps, d.steps), grad_accum=d.grad_accum,
                              checkpoint_every=d.checkpoint_every, eval_every=d.eval_every, seed=d.seed,

@@ -131,3 +131,39 @@ def test_factorised_narrow_student_and_a_rank_above_the_width(teacher):
     assert student.model.get_input_embeddings().weight.shape == (120, 16)
     with pytest.raises(PolyglotError, match="embedding rank 20 is above the student's width 16"):
         make_student(teacher, [0, 1], hidden_size=16, embedding_rank=20)
+
+
+def test_a_narrower_ffn_drops_the_neurons_that_write_nothing(teacher):
+    """Neurons whose output weights are zero contribute nothing: keeping the others gives the same
+    outputs with a smaller inner size, whichever importance ranks them (weights or activations)."""
+    from polyglot_kd.methods.bistil.ffn import activation_importance
+
+    torch.manual_seed(1)
+    model = bert_encoder(vocab_size=120, pad_token_id=1, layers=2, hidden=32)
+    silent = torch.arange(0, 64, 2)  # half of each layer's 64 neurons
+    with torch.no_grad():
+        for layer in layer_list(model):
+            layer.output.dense.weight[:, silent] = 0.0
+    ids, mask = torch.tensor([[0, 5, 9, 17, 2, 1]]), torch.tensor([[1, 1, 1, 1, 1, 0]])
+    reference = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    tokenizer = unigram_tokenizer()
+    activations = activation_importance(model, [0, 1], tokenizer, ["a b c", "the small text", "x"])
+    assert set(activations) == {0, 1} and activations[0].shape == (64,) and (activations[0] > 0).all()
+    for ranking in (None, activations):
+        student = make_student(model, [0, 1], ffn_size=32, ffn_activations=ranking)
+        assert student.model.config.intermediate_size == 32
+        assert layer_list(student.model)[0].intermediate.dense.weight.shape == (32, 32)
+        out = student.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        assert torch.allclose(out, reference, atol=1e-5)
+    fewer = make_student(model, [0, 1], ffn_size=16).model(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert not torch.allclose(fewer, reference, atol=1e-3)  # now real neurons are gone
+    with pytest.raises(PolyglotError, match="ffn_size: 65 is above the teacher's inner size 64"):
+        make_student(model, [0], ffn_size=65)
+
+
+def test_ffn_sizes_are_checked_before_work():
+    from polyglot_kd.methods.bistil.config import DistillConfig
+
+    assert any("distill.ffn_size: -1" in p for p in DistillConfig(ffn_size=-1).check())
+    assert "ffn_size" not in DistillConfig().phase1()  # builds made before the field keep their inputs hash
+    assert DistillConfig(ffn_size=768).phase1()["ffn_size"] == 768
