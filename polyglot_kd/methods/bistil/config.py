@@ -34,7 +34,7 @@ class DistillConfig:
     """Inner size of the student's feed-forward blocks; 0 keeps the teacher's. A smaller one keeps, per
     layer, the neurons that write most into the residual stream on a sample of the training text, so
     each layer costs less compute while the width, heads and LayerNorms stay the teacher's."""
-    ffn_sample: int = 256
+    ffn_sample: int = 1024
     """Training pairs (both sides) whose activations rank the FFN neurons when `ffn_size` is set."""
     chosen_by: str = ""
     """Where this student's shape comes from, for the manifest and the model card: set by
