@@ -650,12 +650,13 @@ COMMANDS = (
             "Distil one student per point from the build's trimmed model for the same fixed number of steps, score "
             "each on the held-out retrieval sets and the dev set, time it against the teacher side by side, and "
             "write <workdir>/<LANG>/frontier/frontier.json, .md and .png (retention against parameters and against "
-            "speed, the Pareto points marked). A point is LAYERSxWIDTH, then optionally rRANK (the word embedding "
+            "speed, the Pareto points marked). A point is LAYERSxWIDTH, then optionally fFFN (each layer keeps that "
+            "many feed-forward neurons, refitted to the whole block's output), rRANK (the word embedding "
             "factorised at that rank), +ofa (the student cut from a warmed-up embed-init model: its own tokenizer) "
             "and +mt (the MT encoder stacked under the student, measured on its route). Finished points are not "
             "redone; `build --budget` picks from the table.",
             (LANGUAGE,
-             arg("--points", help=lambda: "comma-separated points, e.g. 6x384,5x384r96,5x384+ofa,5x384r96+mt (width "
+             arg("--points", help=lambda: "comma-separated points, e.g. 6x384,5x384r96,5x384f768r240,5x384+ofa,5x384r96+mt (width "
                                           "a multiple of the teacher's heads; a bare number keeps its width) "
                                           f"(default: {_default_points()})"),
              arg("--steps", type=int, default=200, help="distillation steps of every point (default: 200)"),

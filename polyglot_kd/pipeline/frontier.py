@@ -7,7 +7,8 @@ is shared through a link), so an interrupted frontier resumes and a finished poi
 retrained nor re-measured (its row is kept in `point.json`, tied to the model it measured). A point
 written with `+mt` also stacks the MT encoder under its student (the stack stage, as many steps), and
 is measured on the route a target sentence takes: MT encoder, then the student's layers. Speeds are
-ratios to the teacher measured in the same run as the point. A point written with `+ofa` starts its
+ratios to the teacher measured in the same run as the point. A point written with `fFFN` keeps that
+many feed-forward neurons per layer (`methods/bistil/ffn.py`). A point written with `+ofa` starts its
 student from the embed-init model (`[embed_init]`: a language-specific tokenizer, OFA-initialised and
 factorised embeddings, warmed up), built once for all such points in `frontier/_embed-init/`, so the
 plain build is unchanged.
@@ -34,7 +35,7 @@ OFA_DIR = "_embed-init"
 """The embed-init model the +ofa points share (built once per frontier, beside the points)."""
 POINT_JSON = "point.json"
 """A point's measured row beside its distill stage, so a rerun re-measures only new or retrained points."""
-DEFAULT_POINTS = "6x384,4x384,6x384r64,5x384r96,4x384r128,4x384r64,6x288r96"
+DEFAULT_POINTS = "6x384,4x384,6x384r64,5x384r96,4x384r128,5x384f768r240,6x384f512r192,6x288r96"
 POINT = re.compile(r"(\d+)(?:x(\d+))?(?:f(\d+))?(?:r(\d+))?(\+ofa)?(\+mt)?")
 SELECTION_SET = "bible-dev"
 """The set a budget picks by (the dev set: held out from training, but not a test set the table
