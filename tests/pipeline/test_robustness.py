@@ -242,6 +242,7 @@ def test_force_redoes_a_stage_killed_between_its_manifest_and_its_rename(tiny_wo
     ({"layer_selection": "list", "layers": [0, 3]}, "distill: student layer list [0, 3] must name teacher layers 0..1; bad: [3]"),
     ({"embedding_rank": 40}, "distill.embedding_rank: embedding rank 40 is above the student's width 32; expected 1..32"),
     ({"hidden_size": 16, "embedding_rank": 20}, "embedding rank 20 is above the student's width 16"),
+    ({"ffn_size": 100}, "distill.ffn_size: 100 is above the teacher's inner size 64; expected 1..64 (0 keeps it)"),
 ])
 def test_a_student_the_teacher_cannot_be_cut_into_is_named_before_any_work(tiny_world, distill, message):
     import dataclasses
