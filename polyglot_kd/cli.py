@@ -79,9 +79,9 @@ def cmd_build(args) -> None:
     config = load_language(args.language, overrides)
     stages = args.stages or config.stages
     if args.budget:
-        from polyglot_kd.pipeline.budget import budget_config, parse_budget, stages_for
+        from polyglot_kd.pipeline.budget import budget_config, parse_budgets, stages_for
 
-        budget = parse_budget(args.budget)  # a typo fails here, before any frontier is read or computed
+        budget = parse_budgets(args.budget)  # a typo fails here, before any frontier is read or computed
         if "distill" not in stages:
             raise PolyglotError(f"--budget picks the distilled student's shape, but the stages {stages} have no distill")
         config, point, why = budget_config(config, args.workdir, budget)
@@ -512,7 +512,8 @@ COMMANDS = (
              arg("--budget", metavar="KEY=VALUE",
                  help="pick the student from the language's frontier and train it fully: params=12M (or 0.1x of "
                       "the teacher's), speedup=3 (x the teacher's sentences/s) or retention=97 (%% of the teacher's "
-                      "dev retrieval, then the fewest parameters); the frontier comes from the build, else eval/"
+                      "dev retrieval, then the fewest parameters), or several at once (params=12M,speedup=3: all must hold); "
+                      "the frontier comes from the build, else eval/"
                       "frontier-LANG.json, else it is computed (`polyglot-kd frontier`)"),
              config_arg("--teacher", "", "teacher"),
              config_arg("--time-budget", "distill", "time_budget_minutes"))),

@@ -2,7 +2,8 @@
 
 `params=12M` (at most this many parameters; `0.1x` is a share of the teacher's), `speedup=3` (at
 least this encoding speed-up over the teacher, measured side by side) or `retention=97` (at least this
-% of the teacher's retrieval, then the fewest parameters). Among the points that meet the budget the
+% of the teacher's retrieval, then the fewest parameters), or several at once (`params=12M,speedup=3`:
+a point must meet them all). Among the points that meet the budget the
 one keeping most of the teacher's retrieval on the selection set wins (dev verses: the test sets the
 reports quote never choose a model). The frontier is read from the build, else from the shipped result
 files under `eval/`, else computed.
@@ -57,41 +58,72 @@ def parse_budget(text: str) -> Budget:
     return Budget(key, value, unit == "x", text)
 
 
+def parse_budgets(text: str) -> list[Budget]:
+    """'params=12M' or several at once, 'params=12M,speedup=3' (a point must meet them all); each key once."""
+    budgets = [parse_budget(part) for part in text.split(",") if part.strip()]
+    keys = [b.key for b in budgets]
+    if not budgets or len(set(keys)) != len(keys):
+        raise PolyglotError(f"budget {text!r}: expected one or more KEY=VALUE separated by commas, each key once "
+                            f"(e.g. params=12M,speedup=3)")
+    return budgets
+
+
 def selection_kept(row: dict, selection: str) -> float:
     return row.get(f"{selection} kept") or 0.0
 
 
-def choose(table: dict, budget: Budget, selection: str) -> tuple[dict, str]:
-    """The frontier point for `budget` and a sentence saying why; an error naming the closest point
-    and what it misses when none meets the budget."""
+@dataclasses.dataclass(frozen=True)
+class _Rule:
+    """One budget as a test on a frontier row, with words for what it asks and what a row misses."""
+
+    meets: object  # row -> bool
+    share: object  # row -> what it reaches as a share of what is asked (>= 1 when met), to compare misses
+    miss: object  # row -> str
+    words: str
+
+
+def _rule(budget: Budget, teacher_params: int, selection: str) -> _Rule:
+    if budget.key == "params":
+        limit = budget.limit(teacher_params)
+        return _Rule(lambda r: r["params"] <= limit, lambda r: limit / r["params"],
+                     lambda r: f"{r['params'] / 1e6:.2f}M parameters, above the {limit / 1e6:.2f}M asked",
+                     f"at most {limit / 1e6:.2f}M parameters")
+    if budget.key == "speedup":
+        return _Rule(lambda r: r["speedup"] >= budget.value, lambda r: r["speedup"] / budget.value,
+                     lambda r: f"a {r['speedup']:.2f}x speed-up, below the {budget.value:g}x asked",
+                     f"at least {budget.value:g}x the teacher's speed")
+    return _Rule(lambda r: 100 * selection_kept(r, selection) >= budget.value,
+                 lambda r: 100 * selection_kept(r, selection) / budget.value,
+                 lambda r: f"{100 * selection_kept(r, selection):.1f}% of the teacher's {selection} retrieval, "
+                           f"below the {budget.value:g}% asked",
+                 f"at least {budget.value:g}% of the teacher's {selection} retrieval")
+
+
+def choose(table: dict, budgets: Budget | list[Budget], selection: str) -> tuple[dict, str]:
+    """The frontier point that meets every budget, and a sentence saying why; an error naming the
+    closest point and what it misses when none meets them all."""
+    budgets = [budgets] if isinstance(budgets, Budget) else list(budgets)
     rows, teacher_params = table["points"], table["teacher_params"]
+    rules = [_rule(b, teacher_params, selection) for b in budgets]
 
     def describe(r: dict) -> str:
         return (f"{r['point']} ({r['params'] / 1e6:.2f}M parameters, {r['param_ratio']:.3f}x the teacher, "
                 f"{r['speedup']:.2f}x its speed, {100 * selection_kept(r, selection):.1f}% of its {selection} retrieval)")
 
-    if budget.key == "params":
-        limit = budget.limit(teacher_params)
-        meets = [r for r in rows if r["params"] <= limit]
-        closest = min(rows, key=lambda r: r["params"])
-        miss = f"{closest['params'] / 1e6:.2f}M parameters, above the {limit / 1e6:.2f}M asked"
-        rule = f"at most {limit / 1e6:.2f}M parameters"
-    elif budget.key == "speedup":
-        meets = [r for r in rows if r["speedup"] >= budget.value]
-        closest = max(rows, key=lambda r: r["speedup"])
-        miss = f"a {closest['speedup']:.2f}x speed-up, below the {budget.value:g}x asked"
-        rule = f"at least {budget.value:g}x the teacher's speed"
-    else:
-        meets = [r for r in rows if 100 * selection_kept(r, selection) >= budget.value]
-        closest = max(rows, key=lambda r: selection_kept(r, selection))
-        miss = f"{100 * selection_kept(closest, selection):.1f}% of the teacher's {selection} retrieval, below the {budget.value:g}% asked"
-        rule = f"at least {budget.value:g}% of the teacher's {selection} retrieval"
+    meets = [r for r in rows if all(rule.meets(r) for rule in rules)]
     if not meets:
-        raise PolyglotError(f"budget {budget.text or budget.key}: no point of the {table['language']} frontier "
+        def nearness(r):  # meets the most budgets, then falls least short on the worst one it misses
+            missed = [rule for rule in rules if not rule.meets(r)]
+            return (-len(missed), min(rule.share(r) for rule in missed))
+        closest = max(rows, key=nearness)
+        missed = "; ".join(rule.miss(closest) for rule in rules if not rule.meets(closest))
+        asked = " and ".join(b.text or b.key for b in budgets)
+        raise PolyglotError(f"budget {asked}: no point of the {table['language']} frontier "
                             f"({len(rows)} points, {table['steps']} steps each) meets it; the closest is "
-                            f"{describe(closest)}: {miss}. Add points with `polyglot-kd frontier "
+                            f"{describe(closest)}: {missed}. Add points with `polyglot-kd frontier "
                             f"{table['language']} --points ...` or relax the budget")
-    if budget.key == "retention":
+    rule = " and ".join(r.words for r in rules)
+    if any(b.key == "retention" for b in budgets):
         best = min(meets, key=lambda r: (r["params"], -selection_kept(r, selection)))
         why = f"the fewest parameters among the {len(meets)} of {len(rows)} frontier points with {rule}"
     else:
@@ -124,9 +156,10 @@ def read_frontier(path: Path) -> dict:
     return table
 
 
-def budget_config(config, workdir: Path, budget: Budget, compute_points: str | None = None, steps: int = 200):
-    """`config` with the distill shape of the frontier point that `budget` picks (the frontier is
-    computed first when neither the build nor `eval/` has one for this language)."""
+def budget_config(config, workdir: Path, budget: Budget | list[Budget], compute_points: str | None = None,
+                  steps: int = 200):
+    """`config` with the distill shape of the frontier point that `budget` (one or several) picks (the
+    frontier is computed first when neither the build nor `eval/` has one for this language)."""
     from polyglot_kd.pipeline import build, frontier
 
     built = build.language_root(workdir, config.code) / frontier.FRONTIER_DIR / frontier.FRONTIER_JSON
@@ -140,9 +173,10 @@ def budget_config(config, workdir: Path, budget: Budget, compute_points: str | N
         raise PolyglotError(f"frontier file {path} is for {table.get('language')!r}, not {config.code!r}")
     row, why = choose(table, budget, table.get("selection", frontier.SELECTION_SET))
     point = frontier.point_of(row)
-    log.info("budget %s: %s", budget.text, why)
+    text = ",".join(b.text for b in ([budget] if isinstance(budget, Budget) else budget))
+    log.info("budget %s: %s", text, why)
     distill = dataclasses.replace(config.distill, **point.distill_settings(),
-                                  chosen_by=f"budget {budget.text}: {why}; from {path.name}")
+                                  chosen_by=f"budget {text}: {why}; from {path.name}")
     stack = dataclasses.replace(config.stack, backbone="distill") if point.stacked else config.stack
     return dataclasses.replace(config, distill=distill, stack=stack), point, why
 

@@ -53,6 +53,19 @@ def test_the_best_retention_within_the_budget_wins():
     assert row["point"] == "L4r" and "the fewest parameters" in why
 
 
+def test_several_budgets_must_all_hold():
+    both = budget.parse_budgets("params=12M, speedup=3.05")
+    assert [b.key for b in both] == ["params", "speedup"]
+    row, why = budget.choose(TABLE, both, DEV)
+    assert row["point"] == "L4r" and "at most 12.00M parameters and at least 3.05x the teacher's speed" in why
+    assert budget.choose(TABLE, budget.parse_budgets("params=16M,speedup=2.5"), DEV)[0]["point"] == "L4"
+    with pytest.raises(PolyglotError, match=r"budget params=12M and retention=90: .*the closest is L4r .*"
+                                            r"78.0% of the teacher's bible-dev retrieval, below the 90% asked"):
+        budget.choose(TABLE, budget.parse_budgets("params=12M,retention=90"), DEV)
+    with pytest.raises(PolyglotError, match="each key once"):
+        budget.parse_budgets("params=12M,params=10M")
+
+
 def test_a_budget_no_point_meets_names_the_closest():
     with pytest.raises(PolyglotError, match=r"the closest is L3r \(8.00M.*: 8.00M parameters, above the 5.00M asked"):
         budget.choose(TABLE, budget.parse_budget("params=5M"), DEV)
