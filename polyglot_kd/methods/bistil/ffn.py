@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.methods.bistil.layer_stack import layer_list, layer_prefix
 
 IN_WEIGHT, IN_BIAS = "intermediate.dense.weight", "intermediate.dense.bias"
 OUT_WEIGHT, OUT_BIAS = "output.dense.weight", "output.dense.bias"
@@ -48,19 +49,11 @@ def ffn_problem(size: int, teacher_size: int | None) -> str | None:
     return None
 
 
-def _stack(model):
-    from polyglot_kd.methods.bistil.student import layer_list
-
-    stack = layer_list(model)
-    prefix = next(name for name, m in model.named_modules() if m is stack)
-    return stack, prefix
-
-
 def activation_importance(model, layers: Sequence[int], tokenizer, texts: Sequence[str], batch_size: int = 32,
                           max_length: int = 128) -> dict[int, NeuronStats]:
     """For each of `model`'s layers in `layers`: its FFN neurons' statistics over the non-padding tokens
     of `texts` (a forward pass, no gradients)."""
-    stack, _ = _stack(model)
+    stack = layer_list(model)
     sums, grams = {i: None for i in layers}, {i: None for i in layers}
     mask_now, tokens = {}, 0
     hooks = []
@@ -117,7 +110,7 @@ def prune_ffn(model, size: int, activations: dict[int, NeuronStats] | None = Non
         raise PolyglotError(f"distill.ffn_size: {problem}")
     if size == config.intermediate_size:
         return model
-    stack, prefix = _stack(model)
+    stack, prefix = layer_list(model), layer_prefix(model)
     state = model.state_dict()
     pruned = dict(state)
     for i in range(len(stack)):

@@ -17,17 +17,10 @@ import torch
 from torch import nn
 
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.methods.bistil.ffn import prune_ffn
+from polyglot_kd.methods.bistil.layer_stack import layer_prefix
 
 SELECTIONS = ("bottom", "regular", "list")
-
-
-def layer_list(model) -> nn.ModuleList:
-    """The encoder's stack of transformer layers: the ModuleList as long as config.num_hidden_layers."""
-    n = model.config.num_hidden_layers
-    for module in model.modules():
-        if isinstance(module, nn.ModuleList) and len(module) == n:
-            return module
-    raise PolyglotError(f"cannot find the {n} transformer layers of {type(model).__name__}")
 
 
 def select_layers(teacher_layers: int, student_layers: int, selection: str, explicit: list[int] | None = None) -> list[int]:
@@ -114,8 +107,6 @@ def make_student(teacher, layers: list[int], hidden_size: int | None = None, wid
     `ffn_activations` (teacher layer -> mean |activation| per neuron) when given."""
     student = _cut(teacher, layers, hidden_size, width_init)
     if ffn_size:
-        from polyglot_kd.methods.bistil.ffn import prune_ffn
-
         per_layer = {i: ffn_activations[t] for i, t in enumerate(layers)} if ffn_activations else None
         student.model = prune_ffn(student.model, ffn_size, per_layer)
     if embedding_rank:
@@ -177,8 +168,7 @@ def _basis(teacher, width: int) -> torch.Tensor:
 
 def _projected_state(teacher, layers: list[int], width: int) -> dict[str, torch.Tensor]:
     """Teacher weights for the student: layer `layers[i]` renamed to layer i, projected if narrower."""
-    teacher_stack = layer_list(teacher)
-    prefix = next(name for name, m in teacher.named_modules() if m is teacher_stack)
+    prefix = layer_prefix(teacher)
     state = {}
     for name, tensor in teacher.state_dict().items():
         if name.startswith(prefix + "."):
@@ -212,8 +202,7 @@ def _selected_student(teacher, layers: list[int], width: int) -> Student:
     state = {k: v.detach().clone() for k, v in teacher.state_dict().items()}
     gains = torch.stack([v.abs() for k, v in state.items() if k.endswith("LayerNorm.weight")]).mean(0)
     keep = torch.sort(torch.topk(gains, width).indices).values
-    stack = layer_list(teacher)
-    prefix = next(name for name, m in teacher.named_modules() if m is stack)
+    prefix = layer_prefix(teacher)
     out = {}
     for name, t in state.items():
         if name.startswith(prefix + "."):

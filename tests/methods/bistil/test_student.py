@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.methods.bistil.student import layer_list, layer_map, make_student, select_layers
+from polyglot_kd.methods.bistil.layer_stack import layer_list
+from polyglot_kd.methods.bistil.student import layer_map, make_student, select_layers
 from tests.tiny import CORPUS, bert_encoder, unigram_tokenizer
 
 
