@@ -14,6 +14,12 @@ from polyglot_kd.core.errors import PolyglotError
 from polyglot_kd.core.weights import non_finite_count
 
 
+def same_class_kwargs(model) -> dict:
+    """Constructor keywords that rebuild a model of `model`'s class as it was: without a pooler when it
+    had none (encoders loaded without one keep `pooler = None`)."""
+    return {"add_pooling_layer": False} if getattr(model, "pooler", "absent") is None else {}
+
+
 def load_encoder(path: str | Path, **kwargs):
     """The base encoder without the [CLS] pooler: sentence embeddings here are mean-pooled, and a
     checkpoint without pooler weights would otherwise get a randomly initialised one."""

@@ -99,10 +99,14 @@ def _rule(budget: Budget, teacher_params: int, selection: str) -> _Rule:
                  f"at least {budget.value:g}% of the teacher's {selection} retrieval")
 
 
+def _as_list(budgets: Budget | list[Budget]) -> list[Budget]:
+    return [budgets] if isinstance(budgets, Budget) else list(budgets)
+
+
 def choose(table: dict, budgets: Budget | list[Budget], selection: str) -> tuple[dict, str]:
     """The frontier point that meets every budget, and a sentence saying why; an error naming the
     closest point and what it misses when none meets them all."""
-    budgets = [budgets] if isinstance(budgets, Budget) else list(budgets)
+    budgets = _as_list(budgets)
     rows, teacher_params = table["points"], table["teacher_params"]
     rules = [_rule(b, teacher_params, selection) for b in budgets]
 
@@ -173,7 +177,7 @@ def budget_config(config, workdir: Path, budget: Budget | list[Budget], compute_
         raise PolyglotError(f"frontier file {path} is for {table.get('language')!r}, not {config.code!r}")
     row, why = choose(table, budget, table.get("selection", frontier.SELECTION_SET))
     point = frontier.point_of(row)
-    text = ",".join(b.text for b in ([budget] if isinstance(budget, Budget) else budget))
+    text = ",".join(b.text for b in _as_list(budget))
     log.info("budget %s: %s", text, why)
     distill = dataclasses.replace(config.distill, **point.distill_settings(),
                                   chosen_by=f"budget {text}: {why}; from {path.name}")

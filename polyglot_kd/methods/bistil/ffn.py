@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.loading import same_class_kwargs
 from polyglot_kd.methods.bistil.layer_stack import layer_list, layer_prefix
 
 IN_WEIGHT, IN_BIAS = "intermediate.dense.weight", "intermediate.dense.bias"
@@ -70,14 +71,14 @@ def activation_importance(model, layers: Sequence[int], tokenizer, texts: Sequen
             sums[i] = total if sums[i] is None else sums[i] + total
             grams[i] = gram if grams[i] is None else grams[i] + gram
         hooks.append(inner.register_forward_hook(hook))
-    was_training = model.training
+    was_training, device = model.training, next(model.parameters()).device
     model.eval()
     try:
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
                 batch = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
                                   max_length=max_length, return_tensors="pt")
-                batch = {k: v.to(next(model.parameters()).device) for k, v in batch.items()}
+                batch = {k: v.to(device) for k, v in batch.items()}
                 mask_now["m"] = batch["attention_mask"].bool()
                 tokens += int(batch["attention_mask"].sum())
                 model(**batch)
@@ -132,7 +133,6 @@ def prune_ffn(model, size: int, activations: dict[int, NeuronStats] | None = Non
             weight, bias = refit(w_out.cpu(), state[layer + OUT_BIAS].float().cpu(), stats.gram.cpu(), keep.cpu())
             pruned[layer + OUT_WEIGHT], pruned[layer + OUT_BIAS] = weight.to(dtype), bias.to(dtype)
     config.intermediate_size = size
-    kwargs = {"add_pooling_layer": False} if getattr(model, "pooler", "absent") is None else {}
-    narrower = type(model)(config, **kwargs)
+    narrower = type(model)(config, **same_class_kwargs(model))
     narrower.load_state_dict(pruned, strict=False)
     return narrower.to(next(model.parameters()).device).train(model.training)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.loading import same_class_kwargs
 from polyglot_kd.methods.bistil.ffn import prune_ffn
 from polyglot_kd.methods.bistil.layer_stack import layer_prefix
 
@@ -103,8 +104,8 @@ def make_student(teacher, layers: list[int], hidden_size: int | None = None, wid
     subset of the teacher's coordinates and whole attention heads ('select': every LayerNorm still
     normalises coordinates the teacher normalised). `embedding_rank` > 0 then factorises its word
     embedding (the truncated SVD of the matrix it got: the vocabulary then costs vocab x rank).
-    `ffn_size` > 0 keeps that many feed-forward neurons per layer (`methods/bistil/ffn.py`), ranked by
-    `ffn_activations` (teacher layer -> mean |activation| per neuron) when given."""
+    `ffn_size` > 0 keeps that many feed-forward neurons per layer (`methods/bistil/ffn.py`), ranked and
+    refitted by `ffn_activations` (teacher layer -> its neurons' `NeuronStats`) when given."""
     student = _cut(teacher, layers, hidden_size, width_init)
     if ffn_size:
         per_layer = {i: ffn_activations[t] for i, t in enumerate(layers)} if ffn_activations else None
@@ -146,17 +147,13 @@ def _cut(teacher, layers: list[int], hidden_size: int | None, width_init: str) -
         return _selected_student(teacher, layers, width)
     config.num_hidden_layers = len(layers)
     config.hidden_size = width
-    student = type(teacher)(config, **_init_kwargs(teacher))
+    student = type(teacher)(config, **same_class_kwargs(teacher))
     student.load_state_dict(_projected_state(teacher, layers, width), strict=False)
     projection = None
     if width != teacher.config.hidden_size:
         projection = nn.Linear(width, teacher.config.hidden_size, bias=False)
         projection.weight.data = _basis(teacher, width).clone()  # (H, d): back to the teacher's space
     return Student(student.eval(), list(layers), projection)
-
-
-def _init_kwargs(teacher) -> dict:
-    return {"add_pooling_layer": False} if getattr(teacher, "pooler", "absent") is None else {}
 
 
 def _basis(teacher, width: int) -> torch.Tensor:
@@ -218,7 +215,7 @@ def _selected_student(teacher, layers: list[int], width: int) -> Student:
     config.num_hidden_layers = len(layers)
     config.hidden_size = width
     config.num_attention_heads = width // head_dim
-    student = type(teacher)(config, **_init_kwargs(teacher))
+    student = type(teacher)(config, **same_class_kwargs(teacher))
     student.load_state_dict(out, strict=False)
     projection = nn.Linear(width, teacher.config.hidden_size, bias=False)
     projection.weight.data = torch.eye(teacher.config.hidden_size)[:, keep].contiguous()  # back to the teacher's coordinates

@@ -25,7 +25,7 @@ import torch
 
 from polyglot_kd.methods.embed_init.config import EmbedInitConfig
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.core.loading import parameter_count
+from polyglot_kd.core.loading import parameter_count, same_class_kwargs
 from polyglot_kd.core.paths import cache_dir
 from polyglot_kd.methods.embed_init.word_vectors import FASTTEXT_THREADS, WordVectors
 
@@ -258,7 +258,7 @@ def build_model(source_model, result: InitResult, primitives: np.ndarray | None,
     state = {k: v for k, v in source_model.state_dict().items() if "word_embeddings" not in k}
     config_dict = source_model.config.to_dict()
     config_dict.update(vocab_size=vocab, pad_token_id=pad_token_id)
-    pooling = {"add_pooling_layer": False} if getattr(source_model, "pooler", "absent") is None else {}
+    pooling = same_class_kwargs(source_model)
     if primitives is None:
         config = type(source_model.config).from_dict(config_dict)
         model = type(source_model)(config, **pooling)

@@ -79,7 +79,7 @@ def _shape_problems(config: LanguageConfig) -> list[str]:
                         f"(e.g. {examples})")
     if problem := embedding_rank_problem(d.embedding_rank, d.hidden_size or width, teacher.get("model_type")):
         problems.append(f"distill.embedding_rank: {problem}")
-    if d.ffn_size and (problem := ffn_problem(d.ffn_size, teacher.get("intermediate_size"))):
+    if d.ffn_size > 0 and (problem := ffn_problem(d.ffn_size, teacher.get("intermediate_size"))):
         problems.append(f"distill.ffn_size: {problem}")
     if layers:
         try:
