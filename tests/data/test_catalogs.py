@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from polyglot_kd.config import parse_config
@@ -102,3 +104,39 @@ def test_unknown_catalog_names_are_named_with_the_known_ones():
     text = str(err.value)
     assert "distill.mixed_domains: 'weblat' is not a known catalog" in text and "did you mean 'weblate'" in text
     assert "eval.held_out_domains: 'djngo'" in text
+
+
+def test_json_message_catalogs_pair_by_message_id_and_skip_icu_choices(tmp_path, monkeypatch):
+    """A Kolibri-like catalog: JSON files per locale; the region variant sw_TZ serves sw."""
+    messages = {"en": {"a": "Search by keyword", "b": "Welcome, {name}!", "c": "{n, plural, one {item} other {items}}",
+                       "d": "Only in English"},
+                "sw_TZ": {"a": "Tafuta ukitumia neno kuu", "b": "Karibu, {name}!", "c": "{n, plural, other {vitu}}",
+                          "e": "Hakuna Kiingereza"}}
+    for locale, data in messages.items():
+        folder = tmp_path / "kolibri" / "kolibri" / "locale" / locale / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "app-messages.json").write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(catalogs, "fetch", lambda package: tmp_path / package.name)
+    monkeypatch.setattr(catalogs, "pairs", REAL_PAIRS)
+    REAL_PAIRS.cache_clear()
+    try:
+        assert catalogs.pairs("kolibri", "sw") == (("Search by keyword", "Tafuta ukitumia neno kuu"), ("Welcome, !", "Karibu, !"))
+        assert catalogs.pairs("kolibri", "sw", min_words=3) == (("Search by keyword", "Tafuta ukitumia neno kuu"),)
+        assert catalogs.pairs("kolibri", "pt") == ()
+    finally:
+        REAL_PAIRS.cache_clear()
+
+
+def test_a_package_can_unpack_one_folder_only(tmp_path):
+    import zipfile
+
+    from polyglot_kd.sources.packages import _unpack
+
+    archive = tmp_path / "big.whl"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("kolibri/locale/sw_TZ/LC_MESSAGES/a.json", "{}")
+        zf.writestr("kolibri/locale-other/x.txt", "no")
+        zf.writestr("kolibri/dist/django/conf/locale/sw/LC_MESSAGES/django.po", "")
+    _unpack(archive, tmp_path / "out", only="kolibri/locale")
+    assert [str(p.relative_to(tmp_path / "out")) for p in sorted((tmp_path / "out").rglob("*")) if p.is_file()] == \
+        ["kolibri/locale/sw_TZ/LC_MESSAGES/a.json"]
