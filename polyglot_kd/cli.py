@@ -281,6 +281,14 @@ def cmd_frontier(args) -> None:
     from polyglot_kd.pipeline.frontier import FRONTIER_DIR, FRONTIER_MD, run_frontier, render
 
     config = load_language(args.language)
+    if args.record:
+        from polyglot_kd.pipeline.budget import read_frontier
+        from polyglot_kd.pipeline.full_runs import record
+
+        row = record(config, args.workdir, args.record)
+        print(render(read_frontier(args.record)))
+        print(f"\nrecorded {row['point']} ({row['steps']} steps) in {args.record}")
+        return
     table = run_frontier(config, args.workdir, args.points or _default_points(), args.steps)
     print(render(table))
     print(f"\n{stage_path(args.workdir, config.code, FRONTIER_DIR) / FRONTIER_MD}")
@@ -664,6 +672,10 @@ COMMANDS = (
                                           "a multiple of the teacher's heads; a bare number keeps its width) "
                                           f"(default: {_default_points()})"),
              arg("--steps", type=int, default=200, help="distillation steps of every point (default: 200)"),
+             arg("--record", type=Path, metavar="TABLE",
+                 help="instead of training points: measure the build's distilled student (trained in full) like a "
+                      "point and add it to TABLE's full runs (e.g. eval/frontier-pt.json), which `build --budget` "
+                      "prefers at the same steps"),
              WORKDIR)),
     Command("eval", cmd_eval, "zero-shot task suite (retrieval, mining, POS, XTREME tasks) for a build or model",
             "Evaluate a build's models beside the teacher, or any model directory, on tasks from the registry: "

@@ -6,7 +6,8 @@ least this encoding speed-up over the teacher, measured side by side) or `retent
 a point must meet them all). Among the points that meet the budget the
 one keeping most of the teacher's retrieval on the selection set wins (dev verses: the test sets the
 reports quote never choose a model). The frontier is read from the build, else from the shipped result
-files under `eval/`, else computed.
+files under `eval/`, else computed. Students recorded there as trained in full (`full_runs`) decide
+instead of the short runs when some of them, of the steps the build will train, meet the budget.
 """
 
 from __future__ import annotations
@@ -103,17 +104,20 @@ def _as_list(budgets: Budget | list[Budget]) -> list[Budget]:
     return [budgets] if isinstance(budgets, Budget) else list(budgets)
 
 
-def choose(table: dict, budgets: Budget | list[Budget], selection: str) -> tuple[dict, str]:
+def choose(table: dict, budgets: Budget | list[Budget], selection: str, steps: int | None = None) -> tuple[dict, str]:
     """The frontier point that meets every budget, and a sentence saying why; an error naming the
-    closest point and what it misses when none meets them all."""
+    closest point and what it misses when none meets them all.
+
+    A table's `full_runs` (students trained for a whole build's steps, `polyglot-kd frontier --record`)
+    are better evidence than its short runs, whose ranking can differ: when full runs of `steps` steps
+    meet the budget, the choice is made among them."""
     budgets = _as_list(budgets)
-    rows, teacher_params = table["points"], table["teacher_params"]
-    rules = [_rule(b, teacher_params, selection) for b in budgets]
-
-    def describe(r: dict) -> str:
-        return (f"{r['point']} ({r['params'] / 1e6:.2f}M parameters, {r['param_ratio']:.3f}x the teacher, "
-                f"{r['speedup']:.2f}x its speed, {100 * selection_kept(r, selection):.1f}% of its {selection} retrieval)")
-
+    rules = [_rule(b, table["teacher_params"], selection) for b in budgets]
+    full = [r for r in table.get("full_runs", []) if steps is not None and r.get("steps") == steps]
+    if any(all(rule.meets(r) for rule in rules) for r in full):
+        best, why = _pick(full, rules, budgets, selection, f"frontier points trained in full ({steps} steps)")
+        return best, f"{why}; the short runs ({table['steps']} steps) were not needed"
+    rows = table["points"]
     meets = [r for r in rows if all(rule.meets(r) for rule in rules)]
     if not meets:
         def nearness(r):  # meets the most budgets, then falls least short on the worst one it misses
@@ -124,16 +128,28 @@ def choose(table: dict, budgets: Budget | list[Budget], selection: str) -> tuple
         asked = " and ".join(b.text or b.key for b in budgets)
         raise PolyglotError(f"budget {asked}: no point of the {table['language']} frontier "
                             f"({len(rows)} points, {table['steps']} steps each) meets it; the closest is "
-                            f"{describe(closest)}: {missed}. Add points with `polyglot-kd frontier "
+                            f"{_describe(closest, selection)}: {missed}. Add points with `polyglot-kd frontier "
                             f"{table['language']} --points ...` or relax the budget")
+    return _pick(rows, rules, budgets, selection, "frontier points", f" (frontier of {table['steps']} steps per point)")
+
+
+def _describe(r: dict, selection: str) -> str:
+    return (f"{r['point']} ({r['params'] / 1e6:.2f}M parameters, {r['param_ratio']:.3f}x the teacher, "
+            f"{r['speedup']:.2f}x its speed, {100 * selection_kept(r, selection):.1f}% of its {selection} retrieval)")
+
+
+def _pick(rows: list[dict], rules: list[_Rule], budgets: list[Budget], selection: str, what: str,
+          suffix: str = "") -> tuple[dict, str]:
+    """Among `rows` that meet every rule: the fewest parameters for a retention budget, else the best retention."""
+    meets = [r for r in rows if all(rule.meets(r) for rule in rules)]
     rule = " and ".join(r.words for r in rules)
     if any(b.key == "retention" for b in budgets):
         best = min(meets, key=lambda r: (r["params"], -selection_kept(r, selection)))
-        why = f"the fewest parameters among the {len(meets)} of {len(rows)} frontier points with {rule}"
+        why = f"the fewest parameters among the {len(meets)} of {len(rows)} {what} with {rule}"
     else:
         best = max(meets, key=lambda r: (selection_kept(r, selection), -r["params"]))
-        why = f"the best {selection} retention among the {len(meets)} of {len(rows)} frontier points with {rule}"
-    return best, f"{describe(best)}: {why} (frontier of {table['steps']} steps per point)"
+        why = f"the best {selection} retention among the {len(meets)} of {len(rows)} {what} with {rule}"
+    return best, f"{_describe(best, selection)}: {why}{suffix}"
 
 
 def shipped_frontier(code: str) -> Path | None:
@@ -175,7 +191,7 @@ def budget_config(config, workdir: Path, budget: Budget | list[Budget], compute_
     table = read_frontier(path)
     if table.get("language") != config.code:
         raise PolyglotError(f"frontier file {path} is for {table.get('language')!r}, not {config.code!r}")
-    row, why = choose(table, budget, table.get("selection", frontier.SELECTION_SET))
+    row, why = choose(table, budget, table.get("selection", frontier.SELECTION_SET), config.distill.steps)
     point = frontier.point_of(row)
     text = ",".join(b.text for b in _as_list(budget))
     log.info("budget %s: %s", text, why)

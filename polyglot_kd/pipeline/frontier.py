@@ -148,7 +148,7 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
                 speed = side_by_side(model_dir, teacher_dir, texts, batch_size=config.eval.batch_size,
                                      max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix,
                                      language=config.code)
-                row = _row(point, scores, teacher, speed)
+                row = row_of(point, scores, teacher, speed)
                 write_json_atomic(out / point.name / POINT_JSON, {"model": identity, "row": row})
             rows.append(row)
             log.info("frontier %s: %s", point.name, row)
@@ -209,7 +209,7 @@ def _train_point(config: LanguageConfig, folder: Path, point: Point, steps: int)
     return point_build.model_dir("distill")
 
 
-def _row(point: Point, scores: dict, teacher: dict, speed) -> dict:
+def row_of(point: Point, scores: dict, teacher: dict, speed) -> dict:
     row = {"point": point.name, "layers": point.layers, "width": point.width or None, "rank": point.rank or None,
            **({"ffn": point.ffn} if point.ffn else {}),
            **({"stacked": True} if point.stacked else {}), **({"ofa": True} if point.ofa else {}),
@@ -250,11 +250,19 @@ def render(table: dict) -> str:
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table["points"]:
         marks = [m for m, key in (("size", "pareto_params"), ("speed", "pareto_speed")) if r[key]]
-        lines.append("| " + " | ".join([r["point"], f"{r['params'] / 1e6:.2f}M", f"{r['param_ratio']:.3f}",
-                                        f"{r['speedup']:.2f}x"]
-                                       + [f"{100 * r[d]:.1f} ({_pct(r[f'{d} kept'])})" for d in sets]
-                                       + [", ".join(marks) or ""]) + " |")
+        lines.append(_line(r, sets, [", ".join(marks) or ""]))
+    if full := table.get("full_runs"):
+        lines += ["", "Trained in full (`polyglot-kd frontier --record`; `build --budget` prefers these at their steps):", "",
+                  "| " + " | ".join(["point", "params", "x teacher", "speed-up"] + [f"{d} (kept)" for d in sets]
+                                    + ["steps"]) + " |", "|" + "---|" * (len(sets) + 5)]
+        lines += [_line(r, sets, [str(r["steps"])]) for r in full]
     return "\n".join(lines)
+
+
+def _line(r: dict, sets: list[str], last: list[str]) -> str:
+    return "| " + " | ".join([r["point"], f"{r['params'] / 1e6:.2f}M", f"{r['param_ratio']:.3f}", f"{r['speedup']:.2f}x"]
+                             + [f"{100 * r[d]:.1f} ({_pct(r.get(f'{d} kept'))})" if d in r else "n/a" for d in sets]
+                             + last) + " |"
 
 
 def plot(table: dict, path: Path) -> None:

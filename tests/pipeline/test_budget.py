@@ -95,3 +95,49 @@ def test_a_budget_point_brings_the_stages_it_needs():
     assert stages_for(Point(5), stages) == stages
     assert stages_for(Point(5, ofa=True), stages) == ["trim", "embed-init", "distill", "eval"]
     assert stages_for(Point(5, 0, 96, stacked=True), stages) == ["trim", "distill", "stack", "eval"]
+
+
+def test_full_runs_at_the_builds_steps_outrank_the_short_runs():
+    table = dict(TABLE, full_runs=[dict(_row("L4r", 10e6, 3.1, 0.97), steps=3600),
+                                   dict(_row("L3r", 8e6, 3.9, 0.99), steps=3600),
+                                   dict(_row("L4", 15e6, 3.0, 0.999), steps=1800)])
+    # the short runs put L4r (78%) above L3r (60%); trained in full for 3,600 steps, L3r keeps more
+    assert budget.choose(table, budget.parse_budget("params=12M"), DEV)[0]["point"] == "L4r"
+    row, why = budget.choose(table, budget.parse_budget("params=12M"), DEV, steps=3600)
+    assert row["point"] == "L3r" and "2 of 2 frontier points trained in full (3600 steps)" in why
+    # a full run of other steps is not evidence for this build; no full run meeting the budget: the short runs
+    row, why = budget.choose(table, budget.parse_budget("params=12M"), DEV, steps=1800)
+    assert row["point"] == "L4r" and "frontier of 200 steps" in why
+
+
+def test_a_build_recorded_as_a_full_run_is_chosen_by_a_budget_build_of_its_steps(tiny_world):
+    from polyglot_kd.pipeline import full_runs
+
+    config, workdir = tiny_world
+    frontier.run_frontier(config, workdir, "1,1r8", steps=2, speed_sentences=3)
+    table_path = workdir / "pt" / frontier.FRONTIER_DIR / frontier.FRONTIER_JSON
+    build.run_build(config, workdir, ["trim", "distill"])  # the tiny config's student: 1 layer, 4 steps
+    row = full_runs.record(config, workdir, table_path)
+    assert row["point"] == "L1-Wfull" and row["steps"] == 4 and DEV in row and row["params"] > 0
+    full_runs.record(config, workdir, table_path)  # recording again replaces the row
+    table = json.loads(table_path.read_text())
+    assert [(r["point"], r["steps"]) for r in table["full_runs"]] == [("L1-Wfull", 4)]
+    assert "Trained in full" in frontier.render(table) and "| L1-Wfull |" in frontier.render(table)
+    _, _, why = budget.budget_config(config, workdir, budget.parse_budget("params=1x"))
+    assert "trained in full (4 steps)" in why
+
+
+def test_only_full_bottom_layer_students_are_recorded():
+    from polyglot_kd.pipeline import full_runs
+
+    manifest = {"inputs": {"base_stage": "trim", "distill": {"student_layers": 5, "layer_selection": "bottom", "layers": [],
+                                                             "hidden_size": 0, "embedding_rank": 240, "ffn_size": 768,
+                                                             "steps": 3600}},
+                "metrics": {"training": {"steps": 3600}}}
+    assert full_runs.build_point(manifest) == (frontier.Point(5, 0, 240, ffn=768), 3600)
+    manifest["metrics"]["training"]["steps"] = 900
+    with pytest.raises(PolyglotError, match="trained 900 of 3600 steps"):
+        full_runs.build_point(manifest)
+    manifest["inputs"]["base_stage"] = "embed-init"
+    with pytest.raises(PolyglotError, match="only a student cut from the trimmed model"):
+        full_runs.build_point(manifest)

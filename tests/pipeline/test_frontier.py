@@ -61,9 +61,9 @@ def test_frontier_trains_each_point_once_and_marks_the_pareto_points(tiny_world,
 def test_pareto_marks_and_a_teacher_that_scores_zero():
     teacher = {"params": 100, "retrieval": {"bible": {"mean": 0.0}}}
     speed = type("Speed", (), {"speedup": 2.0, "model_per_second": 10.0})
-    rows = [frontier._row(frontier.Point(2), {"params": 50, "retrieval": {"bible": {"mean": 0.3}}}, teacher, speed),
-            frontier._row(frontier.Point(1), {"params": 30, "retrieval": {"bible": {"mean": 0.2}}}, teacher, speed),
-            frontier._row(frontier.Point(1, 8), {"params": 40, "retrieval": {"bible": {"mean": 0.1}}}, teacher, speed)]
+    rows = [frontier.row_of(frontier.Point(2), {"params": 50, "retrieval": {"bible": {"mean": 0.3}}}, teacher, speed),
+            frontier.row_of(frontier.Point(1), {"params": 30, "retrieval": {"bible": {"mean": 0.2}}}, teacher, speed),
+            frontier.row_of(frontier.Point(1, 8), {"params": 40, "retrieval": {"bible": {"mean": 0.1}}}, teacher, speed)]
     assert rows[0]["bible kept"] is None  # no division by the teacher's zero
     frontier._mark_pareto(rows, "bible")
     assert [r["pareto_params"] for r in rows] == [True, True, False]  # L1-W8 is bigger and worse than L1
