@@ -7,7 +7,7 @@ a point must meet them all). Among the points that meet the budget the
 one keeping most of the teacher's retrieval on the selection set wins (dev verses: the test sets the
 reports quote never choose a model). The frontier is read from the build, else from the shipped result
 files under `eval/`, else computed. Students recorded there as trained in full (`full_runs`) decide
-instead of the short runs when some of them, of the steps the build will train, meet the budget.
+instead of the short runs when the short runs' choice is among them (see `choose`).
 """
 
 from __future__ import annotations
@@ -109,28 +109,33 @@ def choose(table: dict, budgets: Budget | list[Budget], selection: str, steps: i
     closest point and what it misses when none meets them all.
 
     A table's `full_runs` (students trained for a whole build's steps, `polyglot-kd frontier --record`)
-    are better evidence than its short runs, whose ranking can differ: when full runs of `steps` steps
-    meet the budget, the choice is made among them."""
+    are better evidence than its short runs. Full runs of `steps` steps decide when the short runs'
+    choice was trained in full too (it can lose there), or when no short run meets the budget (a
+    retention budget few short runs reach); otherwise an unrecorded shape could be the better one."""
     budgets = _as_list(budgets)
     rules = [_rule(b, table["teacher_params"], selection) for b in budgets]
     full = [r for r in table.get("full_runs", []) if steps is not None and r.get("steps") == steps]
-    if any(all(rule.meets(r) for rule in rules) for r in full):
-        best, why = _pick(full, rules, budgets, selection, f"frontier points trained in full ({steps} steps)")
-        return best, f"{why}; the short runs ({table['steps']} steps) were not needed"
+    full_meets = any(all(rule.meets(r) for rule in rules) for r in full)
     rows = table["points"]
     meets = [r for r in rows if all(rule.meets(r) for rule in rules)]
-    if not meets:
-        def nearness(r):  # meets the most budgets, then falls least short on the worst one it misses
-            missed = [rule for rule in rules if not rule.meets(r)]
-            return (-len(missed), min(rule.share(r) for rule in missed))
-        closest = max(rows, key=nearness)
-        missed = "; ".join(rule.miss(closest) for rule in rules if not rule.meets(closest))
-        asked = " and ".join(b.text or b.key for b in budgets)
-        raise PolyglotError(f"budget {asked}: no point of the {table['language']} frontier "
-                            f"({len(rows)} points, {table['steps']} steps each) meets it; the closest is "
-                            f"{_describe(closest, selection)}: {missed}. Add points with `polyglot-kd frontier "
-                            f"{table['language']} --points ...` or relax the budget")
-    return _pick(rows, rules, budgets, selection, "frontier points", f" (frontier of {table['steps']} steps per point)")
+    if meets:
+        best, why = _pick(rows, rules, budgets, selection, "frontier points", f" (frontier of {table['steps']} steps per point)")
+        if not (full_meets and best["point"] in {r["point"] for r in full}):
+            return best, why
+    if full_meets:
+        best, why = _pick(full, rules, budgets, selection, f"frontier points trained in full ({steps} steps)")
+        return best, f"{why}, recorded beside the {table['steps']}-step frontier"
+
+    def nearness(r):  # meets the most budgets, then falls least short on the worst one it misses
+        missed = [rule for rule in rules if not rule.meets(r)]
+        return (-len(missed), min(rule.share(r) for rule in missed))
+    closest = max(rows, key=nearness)
+    missed = "; ".join(rule.miss(closest) for rule in rules if not rule.meets(closest))
+    asked = " and ".join(b.text or b.key for b in budgets)
+    raise PolyglotError(f"budget {asked}: no point of the {table['language']} frontier "
+                        f"({len(rows)} points, {table['steps']} steps each) meets it; the closest is "
+                        f"{_describe(closest, selection)}: {missed}. Add points with `polyglot-kd frontier "
+                        f"{table['language']} --points ...` or relax the budget")
 
 
 def _describe(r: dict, selection: str) -> str:

@@ -105,9 +105,14 @@ def test_full_runs_at_the_builds_steps_outrank_the_short_runs():
     assert budget.choose(table, budget.parse_budget("params=12M"), DEV)[0]["point"] == "L4r"
     row, why = budget.choose(table, budget.parse_budget("params=12M"), DEV, steps=3600)
     assert row["point"] == "L3r" and "2 of 2 frontier points trained in full (3600 steps)" in why
-    # a full run of other steps is not evidence for this build; no full run meeting the budget: the short runs
+    # a retention no short run reaches is met by the full runs
+    assert budget.choose(table, budget.parse_budget("retention=98"), DEV, steps=3600)[0]["point"] == "L3r"
+    # a full run of other steps is not evidence for this build
     row, why = budget.choose(table, budget.parse_budget("params=12M"), DEV, steps=1800)
     assert row["point"] == "L4r" and "frontier of 200 steps" in why
+    # the short runs' choice (L4 at 16M) has no full run: it stands, however well the recorded shapes did
+    row, why = budget.choose(table, budget.parse_budget("params=16M"), DEV, steps=3600)
+    assert row["point"] == "L4" and "frontier of 200 steps" in why
 
 
 def test_a_build_recorded_as_a_full_run_is_chosen_by_a_budget_build_of_its_steps(tiny_world):
