@@ -282,6 +282,8 @@ def cmd_frontier(args) -> None:
 
     config = load_language(args.language)
     if args.record:
+        if args.points:
+            raise PolyglotError("--record measures the build's own student; --points trains new points: give one or the other")
         from polyglot_kd.pipeline.budget import read_frontier
         from polyglot_kd.pipeline.full_runs import record
 

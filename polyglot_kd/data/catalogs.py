@@ -43,6 +43,7 @@ CATALOGS = {
                        json_messages="kolibri/locale"),
 }
 
+_ICU_CHOICE = re.compile(r"\{\s*\w+\s*,\s*(plural|select|selectordinal)\s*,")
 _PLACEHOLDER = re.compile(r"%\([^)]*\)[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]|%[-#0 +]*\d*(?:\.\d+)?[sdifr]|\{[^{}]*\}|<[^<>]+>")
 
 
@@ -123,7 +124,7 @@ def _raw_pairs(catalog: Catalog, root: Path, code: str) -> list[list[tuple[str, 
 
 
 def _is_icu_choice(text: str) -> bool:
-    return bool(re.search(r"\{\s*\w+\s*,\s*(plural|select|selectordinal)\s*,", text))
+    return bool(_ICU_CHOICE.search(text))
 
 
 @functools.lru_cache(maxsize=32)

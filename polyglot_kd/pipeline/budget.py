@@ -115,15 +115,16 @@ def choose(table: dict, budgets: Budget | list[Budget], selection: str, steps: i
     budgets = _as_list(budgets)
     rules = [_rule(b, table["teacher_params"], selection) for b in budgets]
     full = [r for r in table.get("full_runs", []) if steps is not None and r.get("steps") == steps]
-    full_meets = any(all(rule.meets(r) for rule in rules) for r in full)
+    full_meets = [r for r in full if all(rule.meets(r) for rule in rules)]
     rows = table["points"]
     meets = [r for r in rows if all(rule.meets(r) for rule in rules)]
     if meets:
-        best, why = _pick(rows, rules, budgets, selection, "frontier points", f" (frontier of {table['steps']} steps per point)")
+        best, why = _pick(meets, len(rows), rules, budgets, selection, "frontier points",
+                          f" (frontier of {table['steps']} steps per point)")
         if not (full_meets and best["point"] in {r["point"] for r in full}):
             return best, why
     if full_meets:
-        best, why = _pick(full, rules, budgets, selection, f"frontier points trained in full ({steps} steps)")
+        best, why = _pick(full_meets, len(full), rules, budgets, selection, f"frontier points trained in full ({steps} steps)")
         return best, f"{why}, recorded beside the {table['steps']}-step frontier"
 
     def nearness(r):  # meets the most budgets, then falls least short on the worst one it misses
@@ -143,17 +144,17 @@ def _describe(r: dict, selection: str) -> str:
             f"{r['speedup']:.2f}x its speed, {100 * selection_kept(r, selection):.1f}% of its {selection} retrieval)")
 
 
-def _pick(rows: list[dict], rules: list[_Rule], budgets: list[Budget], selection: str, what: str,
+def _pick(meets: list[dict], out_of: int, rules: list[_Rule], budgets: list[Budget], selection: str, what: str,
           suffix: str = "") -> tuple[dict, str]:
-    """Among `rows` that meet every rule: the fewest parameters for a retention budget, else the best retention."""
-    meets = [r for r in rows if all(rule.meets(r) for rule in rules)]
+    """Of the rows `meets` (those of `out_of` that meet every rule): the fewest parameters for a
+    retention budget, else the best retention."""
     rule = " and ".join(r.words for r in rules)
     if any(b.key == "retention" for b in budgets):
         best = min(meets, key=lambda r: (r["params"], -selection_kept(r, selection)))
-        why = f"the fewest parameters among the {len(meets)} of {len(rows)} {what} with {rule}"
+        why = f"the fewest parameters among the {len(meets)} of {out_of} {what} with {rule}"
     else:
         best = max(meets, key=lambda r: (selection_kept(r, selection), -r["params"]))
-        why = f"the best {selection} retention among the {len(meets)} of {len(rows)} {what} with {rule}"
+        why = f"the best {selection} retention among the {len(meets)} of {out_of} {what} with {rule}"
     return best, f"{_describe(best, selection)}: {why}{suffix}"
 
 

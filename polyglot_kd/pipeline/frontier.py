@@ -109,11 +109,7 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     """Train and measure every point; write frontier.json / .md / .png; returns the table."""
     from transformers import AutoConfig
 
-    from polyglot_kd.pipeline.speed import side_by_side
-    from polyglot_kd.pipeline.stages.evaluate import evaluate_model
     from polyglot_kd.sources.teacher import resolve_teacher
-    from polyglot_kd.data import corpora
-    from polyglot_kd.tasks import get_task
 
     teacher_dir = resolve_teacher(config.teacher)
     tc = AutoConfig.from_pretrained(teacher_dir)
@@ -129,12 +125,8 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     build.run_build(config, workdir, ["trim"])
     root = build.language_root(workdir, config.code)
     out = root / FRONTIER_DIR
-    retrieval = get_task("retrieval")
-    held_out = retrieval.datasets(config)
-    dev = corpora.dev_set(config, max_items=config.eval.max_items)
-    task_sets = [(retrieval, held_out + [dev])]
-    teacher = evaluate_model(teacher_dir, config, task_sets)
-    texts = held_out[0].target[:speed_sentences]
+    ruler = yardstick(config, speed_sentences)
+    teacher = ruler.teacher
     rows = []
     with build_lock(root):  # the points share the build's trimmed model
         for point in points:
@@ -143,22 +135,60 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
             identity = build.model_identity(build.Build(config, out / point.name).manifest(stage))
             row = _measured(out / point.name, identity, list(teacher["retrieval"]))
             if row is None:
-                scores = evaluate_model(model_dir, config, task_sets)
-                # a stacked point is timed on the target's route: MT encoder, then the student
-                speed = side_by_side(model_dir, teacher_dir, texts, batch_size=config.eval.batch_size,
-                                     max_length=config.eval.max_length, rounds=2, prefix=config.eval.prefix,
-                                     language=config.code)
-                row = row_of(point, scores, teacher, speed)
+                row = ruler.measure(point, model_dir)
                 write_json_atomic(out / point.name / POINT_JSON, {"model": identity, "row": row})
             rows.append(row)
             log.info("frontier %s: %s", point.name, row)
     _mark_pareto(rows, next(iter(teacher["retrieval"])))
-    table = {"language": config.code, "steps": steps, "teacher_params": teacher["params"], "selection": dev.name,
+    table = {"language": config.code, "steps": steps, "teacher_params": teacher["params"], "selection": ruler.selection,
              "teacher": {d: s["mean"] for d, s in teacher["retrieval"].items()}, "points": rows}
     write_json_atomic(out / FRONTIER_JSON, table)
     (out / FRONTIER_MD).write_text(render(table) + "\n", encoding="utf-8")
     plot(table, out / FRONTIER_PNG)
     return table
+
+
+@dataclasses.dataclass(frozen=True)
+class Yardstick:
+    """What every frontier row is measured against: the held-out sets and the dev set (the budget's
+    selection), the teacher's scores on them, and the sentences the speed check encodes."""
+
+    config: LanguageConfig
+    teacher_dir: Path
+    task_sets: list
+    teacher: dict
+    speed_texts: list[str]
+
+    @property
+    def selection(self) -> str:
+        return self.task_sets[0][1][-1].name
+
+    def measure(self, point: Point, model_dir: Path) -> dict:
+        """The point's row: its scores and its speed-up, timed side by side with the teacher (a stacked
+        point on the target's route: MT encoder, then the student)."""
+        from polyglot_kd.pipeline.speed import side_by_side
+        from polyglot_kd.pipeline.stages.evaluate import evaluate_model
+
+        c = self.config
+        scores = evaluate_model(model_dir, c, self.task_sets)
+        speed = side_by_side(model_dir, self.teacher_dir, self.speed_texts, batch_size=c.eval.batch_size,
+                             max_length=c.eval.max_length, rounds=2, prefix=c.eval.prefix, language=c.code)
+        return row_of(point, scores, self.teacher, speed)
+
+
+def yardstick(config: LanguageConfig, speed_sentences: int = 256) -> Yardstick:
+    """Score the teacher on the frontier's sets, once for every point measured against it."""
+    from polyglot_kd.data import corpora
+    from polyglot_kd.pipeline.stages.evaluate import evaluate_model
+    from polyglot_kd.sources.teacher import resolve_teacher
+    from polyglot_kd.tasks import get_task
+
+    retrieval = get_task("retrieval")
+    held_out = retrieval.datasets(config)
+    task_sets = [(retrieval, held_out + [corpora.dev_set(config, max_items=config.eval.max_items)])]
+    teacher_dir = resolve_teacher(config.teacher)
+    return Yardstick(config, teacher_dir, task_sets, evaluate_model(teacher_dir, config, task_sets),
+                     list(held_out[0].target[:speed_sentences]))
 
 
 def _measured(folder: Path, identity: str, sets: list[str]) -> dict | None:

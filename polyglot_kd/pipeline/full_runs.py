@@ -38,13 +38,11 @@ def build_point(manifest: dict) -> tuple[frontier.Point, int]:
 def record(config: LanguageConfig, workdir: Path, table_path: Path) -> dict:
     """Measure the build's distilled student beside the teacher (the frontier's sets and speed check)
     and add it to the `full_runs` of the frontier table at `table_path`; returns its row."""
-    from polyglot_kd.data import corpora
     from polyglot_kd.pipeline.budget import read_frontier
-    from polyglot_kd.pipeline.speed import side_by_side
-    from polyglot_kd.pipeline.stages.evaluate import evaluate_model
-    from polyglot_kd.sources.teacher import resolve_teacher
-    from polyglot_kd.tasks import get_task
 
+    if not Path(table_path).is_file():
+        raise PolyglotError(f"no frontier table at {table_path}: compute one first (polyglot-kd frontier "
+                            f"{config.code}) or name a shipped one (eval/frontier-{config.code}.json)")
     table = read_frontier(table_path)
     if table.get("language") != config.code:
         raise PolyglotError(f"frontier file {table_path} is for {table.get('language')!r}, not {config.code!r}")
@@ -54,17 +52,8 @@ def record(config: LanguageConfig, workdir: Path, table_path: Path) -> dict:
         raise PolyglotError(f"no finished distill stage in {the_build.stage_dir('distill')}: build it first "
                             f"(polyglot-kd build {config.code} --stages trim,distill)")
     point, steps = build_point(manifest)
-    retrieval = get_task("retrieval")
-    held_out = retrieval.datasets(config)
-    task_sets = [(retrieval, held_out + [corpora.dev_set(config, max_items=config.eval.max_items)])]
-    teacher_dir = resolve_teacher(config.teacher)
-    teacher = evaluate_model(teacher_dir, config, task_sets)
-    scores = evaluate_model(the_build.model_dir("distill"), config, task_sets)
-    speed = side_by_side(the_build.model_dir("distill"), teacher_dir, held_out[0].target[:256],
-                         batch_size=config.eval.batch_size, max_length=config.eval.max_length, rounds=2,
-                         prefix=config.eval.prefix, language=config.code)
-    row = frontier.row_of(point, scores, teacher, speed) | {"steps": steps,
-                                                            "model": build.model_identity(manifest)}
+    row = frontier.yardstick(config).measure(point, the_build.model_dir("distill"))
+    row |= {"steps": steps, "model": build.model_identity(manifest)}
     runs = [r for r in table.get("full_runs", []) if (r["point"], r["steps"]) != (row["point"], steps)]
     table["full_runs"] = sorted(runs + [row], key=lambda r: (r["steps"], r["point"]))
     write_json_atomic(table_path, table)

@@ -130,6 +130,8 @@ def test_a_build_recorded_as_a_full_run_is_chosen_by_a_budget_build_of_its_steps
     assert "Trained in full" in frontier.render(table) and "| L1-Wfull |" in frontier.render(table)
     _, _, why = budget.budget_config(config, workdir, budget.parse_budget("params=1x"))
     assert "trained in full (4 steps)" in why
+    with pytest.raises(PolyglotError, match=r"no frontier table at .*missing.json: compute one first"):
+        full_runs.record(config, workdir, workdir / "missing.json")
 
 
 def test_only_full_bottom_layer_students_are_recorded():
