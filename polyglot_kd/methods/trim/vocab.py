@@ -68,9 +68,12 @@ def weighted_token_distribution(tokenizer, words: Sequence[tuple[str, float]], c
     """Token distribution of general text estimated from a weighted word list.
 
     A word of weight w spreads w over its tokens; word lists are lower-cased, so the capitalised form
-    (sentence starts) of the most frequent fifth of the words gets `capitalised_share` of their weight.
+    (sentence starts, names, titles) of the most frequent fifth of the words gets `capitalised_share`
+    of their weight. A list without frequencies (a dictionary: equal weights, alphabetical order) has
+    no most frequent fifth, so every word gets its capitalised form.
     """
-    head = words[: max(1, len(words) // 5)]
+    uniform = len({weight for _, weight in words}) <= 1
+    head = words if uniform else words[: max(1, len(words) // 5)]
     forms = [w for w, _ in words] + [w[:1].upper() + w[1:] for w, _ in head]
     weights = [x * (1 - capitalised_share) if i < len(head) else x for i, (_, x) in enumerate(words)]
     weights += [x * capitalised_share for _, x in head]

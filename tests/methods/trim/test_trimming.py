@@ -131,3 +131,19 @@ def test_decomposed_input_is_composed_before_the_kept_pieces(tmp_path):
         ids = new_tok(decomposed, add_special_tokens=False)["input_ids"]
         assert ids == new_tok(text, add_special_tokens=False)["input_ids"]
         assert new_tok.unk_token_id not in ids
+
+
+def test_a_dictionary_without_frequencies_gets_every_capitalised_form(tmp_path):
+    """A word list with equal weights is alphabetical: its first fifth is no frequency head, so a word
+    late in the alphabet must get its capitalised form too (a name, a title, a sentence start)."""
+    tok = AutoTokenizer.from_pretrained(save_tiny_model(tmp_path / "t"))
+    words = ["analala", "dorme", "manhã", "paka", "gato"]
+    capital_g = tok.convert_tokens_to_ids("G")  # 'Gato' -> '▁', 'G', 'a', 't', 'o'
+    assert capital_g != tok.unk_token_id
+    assert capital_g not in tok(" ".join(words), add_special_tokens=False)["input_ids"]
+
+    dictionary = trimming.weighted_token_distribution(tok, [(w, 0.2) for w in words])
+    assert dictionary[capital_g] > 0
+    by_frequency = trimming.weighted_token_distribution(tok, [(w, 0.5 - 0.1 * i) for i, w in enumerate(words)])
+    assert by_frequency[capital_g] == 0  # 'gato' is not in the most frequent fifth
+    assert np.isclose(dictionary.sum(), 1.0) and np.isclose(by_frequency.sum(), 1.0)
