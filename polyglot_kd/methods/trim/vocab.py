@@ -64,6 +64,10 @@ def count_token_batches(tokenizer, batches: Iterable[list[str]], total: int | No
     return counts
 
 
+# Part of the cache key of word-list distributions: change it when weighted_token_distribution changes.
+WORDLIST_FORMS = "capitalised: the frequency head, or every word of a list without frequencies"
+
+
 def weighted_token_distribution(tokenizer, words: Sequence[tuple[str, float]], capitalised_share: float = 0.1) -> np.ndarray:
     """Token distribution of general text estimated from a weighted word list.
 

@@ -51,7 +51,7 @@ def general_distribution(tokenizer, tokenizer_file: Path, lang: str, names: list
     dist = np.zeros(len(tokenizer))
     for name in names:
         words = wordlists.load(name, lang, size)
-        key = [f"{name}\t{lang}"] + [f"{w}\t{x:.3e}" for w, x in words]
+        key = [f"{name}\t{lang}\t{trimming.WORDLIST_FORMS}"] + [f"{w}\t{x:.3e}" for w, x in words]
         dist += trimming.cached_counts(tokenizer_file, key,
                                        lambda: trimming.weighted_token_distribution(tokenizer, words))
     return dist / len(names) if names else dist
