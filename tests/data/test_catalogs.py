@@ -140,3 +140,57 @@ def test_a_package_can_unpack_one_folder_only(tmp_path):
     _unpack(archive, tmp_path / "out", only="kolibri/locale")
     assert [str(p.relative_to(tmp_path / "out")) for p in sorted((tmp_path / "out").rglob("*")) if p.is_file()] == \
         ["kolibri/locale/sw_TZ/LC_MESSAGES/a.json"]
+
+
+def _write_pak(path, resources: dict[int, bytes], aliases: dict[int, int] = {}, version: int = 5):
+    """A Chromium .pak file: header, (id, offset) table with an end marker, aliases (v5), then the data."""
+    import struct
+
+    ids = sorted(resources)
+    header = struct.pack("<IB3xHH", 5, 1, len(ids), len(aliases)) if version == 5 else struct.pack("<IIB", 4, len(ids), 1)
+    offset = len(header) + 6 * (len(ids) + 1) + 4 * len(aliases)
+    table, data = b"", b""
+    for rid in ids:
+        table += struct.pack("<HI", rid, offset + len(data))
+        data += resources[rid]
+    table += struct.pack("<HI", 0, offset + len(data))
+    alias_table = b"".join(struct.pack("<HH", rid, ids.index(target)) for rid, target in aliases.items())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + table + alias_table + data)
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_chromium_pak_catalogs_pair_by_resource_id(tmp_path, monkeypatch, version):
+    """Chromium's locale files: the region variant pt-BR serves pt; $1 markers and & accelerators go,
+    compressed (binary) resources and ICU plurals are skipped; an alias (v5) shares its target's text."""
+    import gzip
+
+    base = tmp_path / "pyqt6-webengine-qt6" / catalogs.CATALOGS["chromium"].pak_locales
+    english = {10: b"Open $1 in a new &tab", 11: gzip.compress(b"<html>page</html>"), 12: b"Sign in to Chromium",
+               13: "{COUNT, plural, =1 {One tab} other {# tabs}}".encode()}
+    portuguese = {10: "Abrir $1 num novo &separador".encode(), 11: gzip.compress(b"<html>pagina</html>"),
+                  12: "Iniciar sessão no Chromium".encode(), 13: "{COUNT, plural, other {# guias}}".encode()}
+    _write_pak(base / "en-US.pak", english, version=version)
+    aliases = {14: 12} if version == 5 else {}
+    _write_pak(base / "pt-BR.pak", portuguese, aliases, version=version)
+    _write_pak(base / "sw.pak", {10: b"Fungua $1 katika kichupo kipya"}, version=version)
+
+    pages = catalogs.read_pak(base / "pt-BR.pak")
+    assert 11 not in pages and pages[12] == "Iniciar sessão no Chromium"
+    assert pages.get(14) == (pages[12] if version == 5 else None)
+    monkeypatch.setattr(catalogs, "fetch", lambda package: tmp_path / package.name)
+    monkeypatch.setattr(catalogs, "pairs", REAL_PAIRS)
+    REAL_PAIRS.cache_clear()
+    try:
+        assert catalogs.pairs("chromium", "pt") == (("Open in a new tab", "Abrir num novo separador"),
+                                                    ("Sign in to Chromium", "Iniciar sessão no Chromium"))
+        assert catalogs.pairs("chromium", "sw", min_words=4) == (("Open in a new tab", "Fungua katika kichupo kipya"),)
+        assert catalogs.pairs("chromium", "de") == ()
+    finally:
+        REAL_PAIRS.cache_clear()
+
+
+def test_a_file_that_is_not_a_pak_is_named(tmp_path):
+    (tmp_path / "x.pak").write_bytes(b"\x07\x00\x00\x00" + b"\x00" * 20)
+    with pytest.raises(catalogs.PolyglotError, match=r"x\.pak: not a Chromium \.pak file of format 4 or 5 \(format 7\)"):
+        catalogs.read_pak(tmp_path / "x.pak")
