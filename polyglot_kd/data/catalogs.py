@@ -38,6 +38,8 @@ class Catalog:
     pak_locales: str = ""
     """The package folder holding Chromium's `<locale>.pak` files (`sw.pak`, `pt-BR.pak`; English:
     `en-US.pak`), the strings paired by resource id."""
+    locale_names: tuple[tuple[str, str], ...] = ()
+    """(language code, the catalog's name for it) where they differ: Chromium's Tagalog is `fil`."""
 
 
 CATALOGS = {
@@ -51,7 +53,7 @@ CATALOGS = {
                        json_messages="kolibri/locale"),
     # the web browser's interface, as Qt WebEngine ships it: about 7,000 Swahili messages, 50 locales.
     "chromium": Catalog(Package("pypi", "pyqt6-webengine-qt6", "6.11.2", only=_QTWEBENGINE_LOCALES),
-                        "LGPL-3.0 (run-time download, never committed)", pak_locales=_QTWEBENGINE_LOCALES),
+                        "LGPL-3.0 (run-time download, never committed)", pak_locales=_QTWEBENGINE_LOCALES, locale_names=(("tl", "fil"),)),
 }
 
 _ICU_CHOICE = re.compile(r"\{\s*\w+\s*,\s*(plural|select|selectordinal)\s*,")
@@ -153,6 +155,7 @@ def read_json_messages(folder: Path) -> dict[str, str]:
 
 def _raw_pairs(catalog: Catalog, root: Path, code: str) -> list[list[tuple[str, str]]]:
     """The catalog's (English, translation) messages for each locale folder of `code`, in preference order."""
+    code = dict(catalog.locale_names).get(code, code)
     if catalog.pak_locales:
         base = root / catalog.pak_locales
         english = read_pak(base / "en-US.pak")

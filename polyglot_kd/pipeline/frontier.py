@@ -274,19 +274,22 @@ def _pct(value: float | None) -> str:
 
 def render(table: dict) -> str:
     sets = list(table["teacher"])
-    head = ["point", "params", "x teacher", "speed-up"] + [f"{d} (kept)" for d in sets] + ["Pareto"]
     lines = [f"Frontier of {table['language']}: every point distilled for {table['steps']} steps; retrieval % "
              f"(teacher: " + ", ".join(f"{d} {100 * v:.1f}" for d, v in table["teacher"].items()) + ")", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+             *_header(sets, "Pareto")]
     for r in table["points"]:
         marks = [m for m, key in (("size", "pareto_params"), ("speed", "pareto_speed")) if r[key]]
         lines.append(_line(r, sets, [", ".join(marks) or ""]))
     if full := table.get("full_runs"):
         lines += ["", "Trained in full (`polyglot-kd frontier --record`; `build --budget` prefers these at their steps):", "",
-                  "| " + " | ".join(["point", "params", "x teacher", "speed-up"] + [f"{d} (kept)" for d in sets]
-                                    + ["steps"]) + " |", "|" + "---|" * (len(sets) + 5)]
+                  *_header(sets, "steps")]
         lines += [_line(r, sets, [str(r["steps"])]) for r in full]
     return "\n".join(lines)
+
+
+def _header(sets: list[str], last: str) -> list[str]:
+    head = ["point", "params", "x teacher", "speed-up"] + [f"{d} (kept)" for d in sets] + [last]
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
 
 def _line(r: dict, sets: list[str], last: list[str]) -> str:

@@ -174,6 +174,7 @@ def test_chromium_pak_catalogs_pair_by_resource_id(tmp_path, monkeypatch, versio
     aliases = {14: 12} if version == 5 else {}
     _write_pak(base / "pt-BR.pak", portuguese, aliases, version=version)
     _write_pak(base / "sw.pak", {10: b"Fungua $1 katika kichupo kipya"}, version=version)
+    _write_pak(base / "fil.pak", {12: b"Mag-sign in sa Chromium"}, version=version)
 
     pages = catalogs.read_pak(base / "pt-BR.pak")
     assert 11 not in pages and pages[12] == "Iniciar sessão no Chromium"
@@ -185,6 +186,7 @@ def test_chromium_pak_catalogs_pair_by_resource_id(tmp_path, monkeypatch, versio
         assert catalogs.pairs("chromium", "pt") == (("Open in a new tab", "Abrir num novo separador"),
                                                     ("Sign in to Chromium", "Iniciar sessão no Chromium"))
         assert catalogs.pairs("chromium", "sw", min_words=4) == (("Open in a new tab", "Fungua katika kichupo kipya"),)
+        assert catalogs.pairs("chromium", "tl") == (("Sign in to Chromium", "Mag-sign in sa Chromium"),)  # Chromium: fil
         assert catalogs.pairs("chromium", "de") == ()
     finally:
         REAL_PAIRS.cache_clear()
