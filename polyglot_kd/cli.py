@@ -278,12 +278,14 @@ def _default_points() -> str:
 
 
 def cmd_frontier(args) -> None:
-    from polyglot_kd.pipeline.frontier import FRONTIER_DIR, FRONTIER_MD, run_frontier, render
+    from polyglot_kd.pipeline.frontier import FRONTIER_DIR, FRONTIER_MD, merge, render, run_frontier, write_table
 
     config = load_language(args.language)
     if args.record:
         if args.points:
             raise PolyglotError("--record measures the build's own student; --points trains new points: give one or the other")
+        if args.into:
+            raise PolyglotError("--record adds the build's student to its TABLE; --into adds new points: give one or the other")
         from polyglot_kd.pipeline.budget import read_frontier
         from polyglot_kd.pipeline.full_runs import record
 
@@ -291,9 +293,17 @@ def cmd_frontier(args) -> None:
         print(render(read_frontier(args.record)))
         print(f"\nrecorded {row['point']} ({row['steps']} steps) in {args.record}")
         return
+    if args.into:  # refuse a table of another language or step count before any point trains
+        from polyglot_kd.pipeline.budget import read_frontier
+
+        into = read_frontier(args.into)
+        merge(into, {"language": config.code, "steps": args.steps, "teacher": {}, "points": []}, str(args.into))
     table = run_frontier(config, args.workdir, args.points or _default_points(), args.steps)
+    if args.into:
+        table = merge(read_frontier(args.into), table, str(args.into))
+        write_table(table, args.into)
     print(render(table))
-    print(f"\n{stage_path(args.workdir, config.code, FRONTIER_DIR) / FRONTIER_MD}")
+    print(f"\n{args.into.with_suffix('.md') if args.into else stage_path(args.workdir, config.code, FRONTIER_DIR) / FRONTIER_MD}")
 
 
 def cmd_bench(args) -> None:
@@ -678,6 +688,10 @@ COMMANDS = (
                  help="instead of training points: measure the build's distilled student (trained in full) like a "
                       "point and add it to TABLE's full runs (e.g. eval/frontier-pt.json), which `build --budget` "
                       "prefers at the same steps"),
+             arg("--into", type=Path, metavar="TABLE",
+                 help="also add the points to TABLE (e.g. eval/frontier-pt.json: same language, steps and teacher "
+                      "scores), replacing rows of the same points and keeping the others and its full runs; "
+                      "TABLE's .md and .png beside it are rewritten"),
              WORKDIR)),
     Command("eval", cmd_eval, "zero-shot task suite (retrieval, mining, POS, XTREME tasks) for a build or model",
             "Evaluate a build's models beside the teacher, or any model directory, on tasks from the registry: "

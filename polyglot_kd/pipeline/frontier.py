@@ -142,10 +142,40 @@ def run_frontier(config: LanguageConfig, workdir: Path, points_text: str = DEFAU
     _mark_pareto(rows, next(iter(teacher["retrieval"])))
     table = {"language": config.code, "steps": steps, "teacher_params": teacher["params"], "selection": ruler.selection,
              "teacher": {d: s["mean"] for d, s in teacher["retrieval"].items()}, "points": rows}
-    write_json_atomic(out / FRONTIER_JSON, table)
-    (out / FRONTIER_MD).write_text(render(table) + "\n", encoding="utf-8")
-    plot(table, out / FRONTIER_PNG)
+    write_table(table, out / FRONTIER_JSON)
     return table
+
+
+def write_table(table: dict, path: Path) -> None:
+    """The table as JSON at `path`, with its Markdown rendering and its plot beside it (same stem)."""
+    path = Path(path)
+    write_json_atomic(path, table)
+    md = path.with_suffix(".md")
+    tmp = md.with_name(f".{md.name}.tmp")
+    tmp.write_text(render(table) + "\n", encoding="utf-8")
+    tmp.rename(md)
+    plot(table, path.with_suffix(".png"))
+
+
+def merge(table: dict, new: dict, where: str = "the table") -> dict:
+    """`table` with the points of `new` (the same language, steps and teacher scores) added, a point
+    measured again replacing its old row in place; Pareto marks redone, full runs kept. Lets a shipped
+    frontier grow point by point without retraining the points it has."""
+    if new["language"] != table.get("language") or new["steps"] != table.get("steps"):
+        raise PolyglotError(f"{where} holds {table.get('language')!r} points of {table.get('steps')} steps; these are "
+                            f"{new['language']!r} points of {new['steps']} steps: a table holds one language and one "
+                            "step count (pass --steps to match it)")
+    differ = [f"{name}: {100 * table['teacher'][name]:.2f} there, {100 * score:.2f} now"
+              for name, score in new["teacher"].items()
+              if name in table["teacher"] and abs(table["teacher"][name] - score) > 1e-9]
+    if differ:
+        raise PolyglotError(f"{where} scored another teacher or other sentences ({'; '.join(differ)}): its points "
+                            "and these cannot be compared; compute a new table instead")
+    fresh = {r["point"]: r for r in new["points"]}
+    rows = [fresh.pop(r["point"], r) for r in table["points"]] + list(fresh.values())
+    merged = {**table, "teacher": {**table["teacher"], **new["teacher"]}, "points": rows}
+    _mark_pareto(rows, next(iter(merged["teacher"])))
+    return merged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,14 +341,21 @@ def plot(table: dict, path: Path) -> None:
     y, ylabel = ((kept, f"{kept} (% of teacher)") if all(r[kept] is not None for r in rows)
                  else (primary, f"{primary} retrieval (%)"))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    full = [r for r in table.get("full_runs", []) if r.get(y) is not None]
     for ax, x, label, flag in ((axes[0], "param_ratio", "parameters (x teacher)", "pareto_params"),
                                (axes[1], "speedup", "encoding speed-up vs teacher (side by side)", "pareto_speed")):
         for r in rows:
             ax.scatter(r[x], 100 * r[y], s=50, facecolors="C0" if r[flag] else "none", edgecolors="C0")
             ax.annotate(r["point"], (r[x], 100 * r[y]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        for r in full:  # the same shapes trained for a whole build: how far the short runs' guess moves
+            ax.scatter(r[x], 100 * r[y], s=90, marker="*", color="C3")
+            ax.annotate(f"{r['point']}, {r['steps']} steps", (r[x], 100 * r[y]), textcoords="offset points",
+                        xytext=(4, -10), fontsize=8, color="C3")
         ax.set(xlabel=label, ylabel=ylabel)
+        ax.margins(x=0.3, y=0.1)  # room for the labels right of the outermost points
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{table['language']}: students after {table['steps']} distillation steps (filled: Pareto)")
+    trained = "; stars: trained in full" if full else ""
+    fig.suptitle(f"{table['language']}: students after {table['steps']} distillation steps (filled: Pareto{trained})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.core.files import write_json_atomic
 from polyglot_kd.pipeline import build, frontier
 
 log = logging.getLogger(__name__)
@@ -56,6 +55,6 @@ def record(config: LanguageConfig, workdir: Path, table_path: Path) -> dict:
     row |= {"steps": steps, "model": build.model_identity(manifest)}
     runs = [r for r in table.get("full_runs", []) if (r["point"], r["steps"]) != (row["point"], steps)]
     table["full_runs"] = sorted(runs + [row], key=lambda r: (r["steps"], r["point"]))
-    write_json_atomic(table_path, table)
+    frontier.write_table(table, table_path)
     log.info("frontier %s: %s trained in full (%d steps) recorded in %s", config.code, point.name, steps, table_path)
     return row

@@ -70,3 +70,48 @@ def test_pareto_marks_and_a_teacher_that_scores_zero():
     assert [r["pareto_speed"] for r in rows] == [True, False, False]  # equal speed: only the best score
     text = frontier.render({"language": "pt", "steps": 2, "teacher": {"bible": 0.0}, "points": rows})
     assert "| L2-Wfull | 0.00M | 0.500 | 2.00x | 30.0 (n/a) | size, speed |" in text
+
+
+def _table(points, steps=200, teacher=None, full_runs=()):
+    teacher = teacher or {"bible": 0.9, "dev": 0.8}
+    speed = type("Speed", (), {"speedup": 2.0, "model_per_second": 10.0})
+    rows = [frontier.row_of(frontier.Point(layers), {"params": params, "retrieval": {
+        name: {"mean": score} for name in teacher}}, {"params": 100, "retrieval": {
+        name: {"mean": value} for name, value in teacher.items()}}, speed) for layers, params, score in points]
+    return {"language": "pt", "steps": steps, "teacher_params": 100, "selection": "dev", "teacher": dict(teacher),
+            "points": rows, "full_runs": list(full_runs)}
+
+
+def test_merge_adds_and_replaces_points_and_keeps_full_runs(tmp_path):
+    full = {**_table([(5, 40, 0.85)])["points"][0], "steps": 3600}
+    shipped = _table([(6, 50, 0.6), (4, 30, 0.5)], full_runs=[full])
+    new = _table([(4, 30, 0.7), (2, 20, 0.4)], teacher={"bible": 0.9, "dev": 0.8, "messages": 0.7})
+    merged = frontier.merge(shipped, new)
+    assert [r["point"] for r in merged["points"]] == ["L6-Wfull", "L4-Wfull", "L2-Wfull"]  # replaced in place
+    assert merged["points"][1]["bible"] == 0.7 and merged["full_runs"] == [full]
+    assert list(merged["teacher"]) == ["bible", "dev", "messages"]
+    # L4 now keeps more than L6 at fewer parameters: L6 leaves the size frontier
+    assert [r["pareto_params"] for r in merged["points"]] == [False, True, True]
+    frontier.write_table(merged, tmp_path / "frontier-pt.json")
+    assert json.loads((tmp_path / "frontier-pt.json").read_text())["points"] == merged["points"]
+    assert "3600" in (tmp_path / "frontier-pt.md").read_text()  # the full run's row
+    assert (tmp_path / "frontier-pt.png").stat().st_size > 1000
+
+
+def test_merge_refuses_other_steps_or_another_teacher_by_name():
+    shipped = _table([(6, 50, 0.6)])
+    with pytest.raises(PolyglotError, match="'pt' points of 200 steps; these are 'pt' points of 100 steps"):
+        frontier.merge(shipped, _table([(4, 30, 0.7)], steps=100), "eval/frontier-pt.json")
+    with pytest.raises(PolyglotError, match=r"another teacher or other sentences \(bible: 90.00 there, 80.00 now\)"):
+        frontier.merge(shipped, _table([(4, 30, 0.7)], teacher={"bible": 0.8, "dev": 0.8}))
+
+
+def test_frontier_into_a_table_of_other_steps_fails_before_training(tmp_path, monkeypatch, capsys):
+    from polyglot_kd import cli
+
+    table = tmp_path / "frontier-pt.json"
+    table.write_text(json.dumps(_table([(6, 50, 0.6)], steps=100)))
+    monkeypatch.setattr(frontier, "run_frontier", lambda *a, **k: pytest.fail("trained before the check"))
+    assert cli.main(["frontier", "pt", "--points", "4x384", "--steps", "200", "--into", str(table),
+                     "--workdir", str(tmp_path)]) != 0
+    assert "points of 100 steps" in capsys.readouterr().err
