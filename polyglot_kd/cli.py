@@ -352,9 +352,14 @@ def cmd_release(args) -> None:
 def cmd_leaderboard(args) -> None:
     from polyglot_kd.reports import browser
     from polyglot_kd.reports.files import LEADERBOARD_HTML, LEADERBOARD_RESULTS
-    from polyglot_kd.reports.leaderboard import write_from_results, write_leaderboard
+    from polyglot_kd.reports.leaderboard import update_leaderboard, write_from_results, write_leaderboard
 
-    if args.from_results is None:
+    if args.update and args.from_results is not None:
+        raise PolyglotError("--update adds the builds to the kept result files; --from-results renders the kept files "
+                            "alone: give one or the other")
+    if args.update:
+        written = update_leaderboard(args.workdir, args.out)
+    elif args.from_results is None:
         written = write_leaderboard(args.workdir, args.out)
     else:  # a bare --from-results: the result files kept in the output folder
         folder = Path(args.out) / LEADERBOARD_RESULTS if args.from_results is True else args.from_results
@@ -653,6 +658,9 @@ COMMANDS = (
                   arg("--out", type=Path, default=Path("eval"), help="output folder (default: ./eval)"),
                   arg("--from-results", type=Path, nargs="?", const=True, metavar="DIR",  # True: given bare
                       help="render from the result files in DIR (default: <out>/results), not from the builds"),
+                  arg("--update", action="store_true",
+                      help="from the builds, keeping the result files of <out>/results for languages not built here "
+                           "(a build here replaces its own): one board for languages built on several machines"),
                   arg("--screenshot", type=Path, metavar="PNG", help="also save a screenshot of the page (needs chromium)"),
                   arg("--view", metavar="FRAGMENT", help="the page view the screenshot shows, as its address fragment, "
                                                          "e.g. 'task=pos' or 'lang=tr&sort=params'"))),

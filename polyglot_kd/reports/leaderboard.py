@@ -92,6 +92,17 @@ def write_leaderboard(workdir: Path, out: Path) -> list[Path]:
     return render(from_builds(workdir), out)
 
 
+def update_leaderboard(workdir: Path, out: Path) -> list[Path]:
+    """The board kept in `out` with the builds under `workdir` added: a build here replaces its own
+    result file, the others stay, so languages built on different machines share one board."""
+    built = from_builds(workdir)
+    here = {b.name for b in built}
+    folder = Path(out) / LEADERBOARD_RESULTS
+    kept = [b for b in read_results(folder) if b.name not in here] if any(folder.glob("*.json")) else []
+    log.info("leaderboard: %s from the builds, %d kept result files", ", ".join(sorted(here)), len(kept))
+    return render(sorted(kept + built, key=lambda b: b.name), out)
+
+
 def write_from_results(results: Path, out: Path) -> list[Path]:
     """The board of the result files in `results` (every one checked first), written into `out`."""
     return render(read_results(results), out)

@@ -331,3 +331,30 @@ def test_the_published_board_is_what_its_kept_result_files_render(tmp_path):
     leaderboard.write_from_results(published / "results", tmp_path)
     for name in ("leaderboard.md", "leaderboard.csv"):
         assert (tmp_path / name).read_bytes() == (published / name).read_bytes(), name
+
+
+def test_update_keeps_the_languages_not_built_here_and_replaces_the_others(reports, tmp_path):
+    out = tmp_path / "eval"
+    leaderboard.write_leaderboard(reports, out)
+    elsewhere = tmp_path / "other-machine"
+    write_report(elsewhere, "sw", {
+        "teacher": {"path": "t", "params": 117_505_920, "retrieval": retrieval(0.883, 0.933)},
+        "distill": {"path": "d", "params": 11_422_224, "retrieval": retrieval(0.869, 0.892), "speedup": 3.25}})
+    write_report(elsewhere, "tr", {
+        "teacher": {"path": "t", "params": 117_505_920, "retrieval": retrieval(0.808, 0.867)},
+        "trim": {"path": "m", "params": 29_800_000, "retrieval": retrieval(0.81, 0.867)}})
+    assert main(["leaderboard", "--update", "--workdir", str(elsewhere), "--out", str(out)]) == 0
+    assert sorted(p.stem for p in (out / "results").glob("*.json")) == ["pt", "sw", "tr"]
+    sw = json.loads((out / "results" / "sw.json").read_text())["report"]["models"]
+    assert set(sw) == {"teacher", "distill"}  # the build here replaced the kept sw file
+    board = (out / "leaderboard.md").read_text()
+    assert "| pt |" in board and "| tr |" in board and "| 86.9 |" in board
+    before = files_of(out)
+    assert main(["leaderboard", "--from-results", "--out", str(out)]) == 0
+    assert files_of(out) == before  # the updated board still regenerates from its files
+
+
+def test_update_and_from_results_together_are_refused(reports, tmp_path, capsys):
+    assert main(["leaderboard", "--update", "--from-results", "--workdir", str(reports),
+                 "--out", str(tmp_path / "eval")]) == 2
+    assert "give one or the other" in capsys.readouterr().err
