@@ -278,7 +278,7 @@ def _default_points() -> str:
 
 
 def cmd_frontier(args) -> None:
-    from polyglot_kd.pipeline.frontier import FRONTIER_DIR, FRONTIER_MD, merge, render, run_frontier, write_table
+    from polyglot_kd.pipeline.frontier import FRONTIER_DIR, FRONTIER_MD, add_into, check_into, render, run_frontier
 
     config = load_language(args.language)
     if args.record:
@@ -293,15 +293,11 @@ def cmd_frontier(args) -> None:
         print(render(read_frontier(args.record)))
         print(f"\nrecorded {row['point']} ({row['steps']} steps) in {args.record}")
         return
-    if args.into:  # refuse a table of another language or step count before any point trains
-        from polyglot_kd.pipeline.budget import read_frontier
-
-        into = read_frontier(args.into)
-        merge(into, {"language": config.code, "steps": args.steps, "teacher": {}, "points": []}, str(args.into))
+    if args.into:  # a table of another language or step count is refused before any point trains
+        check_into(args.into, config.code, args.steps)
     table = run_frontier(config, args.workdir, args.points or _default_points(), args.steps)
     if args.into:
-        table = merge(read_frontier(args.into), table, str(args.into))
-        write_table(table, args.into)
+        table = add_into(args.into, table)
     print(render(table))
     print(f"\n{args.into.with_suffix('.md') if args.into else stage_path(args.workdir, config.code, FRONTIER_DIR) / FRONTIER_MD}")
 

@@ -157,6 +157,22 @@ def write_table(table: dict, path: Path) -> None:
     plot(table, path.with_suffix(".png"))
 
 
+def check_into(path: Path, code: str, steps: int) -> None:
+    """Refuse a table that points of `code` trained for `steps` steps could not be added to."""
+    from polyglot_kd.pipeline.budget import read_frontier
+
+    merge(read_frontier(path), {"language": code, "steps": steps, "teacher": {}, "points": []}, str(path))
+
+
+def add_into(path: Path, new: dict) -> dict:
+    """The table at `path` with the points of `new` added (`merge`), written back with its .md and .png."""
+    from polyglot_kd.pipeline.budget import read_frontier
+
+    table = merge(read_frontier(path), new, str(path))
+    write_table(table, path)
+    return table
+
+
 def merge(table: dict, new: dict, where: str = "the table") -> dict:
     """`table` with the points of `new` (the same language, steps and teacher scores) added, a point
     measured again replacing its old row in place; Pareto marks redone, full runs kept. Lets a shipped
