@@ -286,7 +286,7 @@ def cmd_frontier(args) -> None:
             raise PolyglotError("--record measures the build's own student; --points trains new points: give one or the other")
         if args.into:
             raise PolyglotError("--record adds the build's student to its TABLE; --into adds new points: give one or the other")
-        from polyglot_kd.pipeline.budget import read_frontier
+        from polyglot_kd.pipeline.frontier import read_frontier
         from polyglot_kd.pipeline.full_runs import record
 
         row = record(config, args.workdir, args.record)

@@ -13,7 +13,6 @@ instead of the short runs when the short runs' choice is among them (see `choose
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 from pathlib import Path
@@ -172,21 +171,12 @@ def find_frontier(build_frontier: Path, code: str) -> Path | None:
     return None
 
 
-def read_frontier(path: Path) -> dict:
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-        table["points"], table["teacher_params"]  # noqa: B018  the keys a choice needs
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PolyglotError(f"frontier file {path} is not a frontier table ({exc}); delete it or rerun "
-                            "`polyglot-kd frontier`") from None
-    return table
-
-
 def budget_config(config, workdir: Path, budget: Budget | list[Budget], compute_points: str | None = None,
                   steps: int = 200):
     """`config` with the distill shape of the frontier point that `budget` (one or several) picks (the
     frontier is computed first when neither the build nor `eval/` has one for this language)."""
     from polyglot_kd.pipeline import build, frontier
+    from polyglot_kd.pipeline.frontier import read_frontier
 
     built = build.language_root(workdir, config.code) / frontier.FRONTIER_DIR / frontier.FRONTIER_JSON
     path = find_frontier(built, config.code)

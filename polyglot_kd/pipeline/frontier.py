@@ -17,6 +17,7 @@ plain build is unchanged.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 from pathlib import Path
@@ -157,17 +158,23 @@ def write_table(table: dict, path: Path) -> None:
     plot(table, path.with_suffix(".png"))
 
 
+def read_frontier(path: Path) -> dict:
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        table["points"], table["teacher_params"]  # noqa: B018  the keys a choice needs
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PolyglotError(f"frontier file {path} is not a frontier table ({exc}); delete it or rerun "
+                            "`polyglot-kd frontier`") from None
+    return table
+
+
 def check_into(path: Path, code: str, steps: int) -> None:
     """Refuse a table that points of `code` trained for `steps` steps could not be added to."""
-    from polyglot_kd.pipeline.budget import read_frontier
-
     merge(read_frontier(path), {"language": code, "steps": steps, "teacher": {}, "points": []}, str(path))
 
 
 def add_into(path: Path, new: dict) -> dict:
     """The table at `path` with the points of `new` added (`merge`), written back with its .md and .png."""
-    from polyglot_kd.pipeline.budget import read_frontier
-
     table = merge(read_frontier(path), new, str(path))
     write_table(table, path)
     return table
@@ -239,8 +246,6 @@ def yardstick(config: LanguageConfig, speed_sentences: int = 256) -> Yardstick:
 
 def _measured(folder: Path, identity: str, sets: list[str]) -> dict | None:
     """The row measured before for this very model (same distill inputs and files) on the same sets, or None."""
-    import json
-
     try:
         saved = json.loads((folder / POINT_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):

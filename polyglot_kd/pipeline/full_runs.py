@@ -37,7 +37,7 @@ def build_point(manifest: dict) -> tuple[frontier.Point, int]:
 def record(config: LanguageConfig, workdir: Path, table_path: Path) -> dict:
     """Measure the build's distilled student beside the teacher (the frontier's sets and speed check)
     and add it to the `full_runs` of the frontier table at `table_path`; returns its row."""
-    from polyglot_kd.pipeline.budget import read_frontier
+    from polyglot_kd.pipeline.frontier import read_frontier
 
     if not Path(table_path).is_file():
         raise PolyglotError(f"no frontier table at {table_path}: compute one first (polyglot-kd frontier "
