@@ -368,10 +368,10 @@ def plot(table: dict, path: Path) -> None:
         for r in rows:
             ax.scatter(r[x], 100 * r[y], s=50, facecolors="C0" if r[flag] else "none", edgecolors="C0")
             ax.annotate(r["point"], (r[x], 100 * r[y]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        for r in full:  # the same shapes trained for a whole build: how far the short runs' guess moves
+        for i, r in enumerate(full):  # the same shapes trained for a whole build: how far the short runs' guess moves
             ax.scatter(r[x], 100 * r[y], s=90, marker="*", color="C3")
             ax.annotate(f"{r['point']}, {r['steps']} steps", (r[x], 100 * r[y]), textcoords="offset points",
-                        xytext=(4, -10), fontsize=8, color="C3")
+                        xytext=(4, -10 - 10 * i), fontsize=8, color="C3")  # stacked: runs of one shape overlap
         ax.set(xlabel=label, ylabel=ylabel)
         ax.margins(x=0.3, y=0.1)  # room for the labels right of the outermost points
         ax.grid(alpha=0.3)
