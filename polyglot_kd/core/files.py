@@ -12,12 +12,16 @@ from pathlib import Path
 TRACKED_PACKAGES = ("torch", "transformers", "tokenizers", "numpy", "polyglot-kd")
 
 
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON under a temporary name, then rename: a reader sees the old file or the new one."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write UTF-8 text under a temporary name, then rename: a reader sees the old file or the new one."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    tmp.rename(path)
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_json_atomic(path: Path, data) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def inputs_hash(inputs: dict) -> str:

@@ -7,11 +7,11 @@ repeated), so a build from the files counts the same tokens and keeps the same v
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 from polyglot_kd.core.errors import PolyglotError
+from polyglot_kd.core.files import write_text_atomic
 from polyglot_kd.data import corpora
 from polyglot_kd.data.bible import ParallelSet
 
@@ -19,9 +19,7 @@ TEST_FILE_NAMES = {"bible-test": "gospels"}  # a file set named like an embedded
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(f"{line}\n" for line in lines))
 
 
 def _leftover(counted: list[str], paired: list[str]) -> list[str]:

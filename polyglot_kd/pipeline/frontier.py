@@ -24,7 +24,7 @@ from pathlib import Path
 
 from polyglot_kd.config import LanguageConfig
 from polyglot_kd.core.errors import PolyglotError
-from polyglot_kd.core.files import write_json_atomic
+from polyglot_kd.core.files import write_json_atomic, write_text_atomic
 from polyglot_kd.pipeline import build
 from polyglot_kd.pipeline.lock import build_lock
 
@@ -151,10 +151,7 @@ def write_table(table: dict, path: Path) -> None:
     """The table as JSON at `path`, with its Markdown rendering and its plot beside it (same stem)."""
     path = Path(path)
     write_json_atomic(path, table)
-    md = path.with_suffix(".md")
-    tmp = md.with_name(f".{md.name}.tmp")
-    tmp.write_text(render(table) + "\n", encoding="utf-8")
-    tmp.rename(md)
+    write_text_atomic(path.with_suffix(".md"), render(table) + "\n")
     plot(table, path.with_suffix(".png"))
 
 
@@ -170,7 +167,7 @@ def read_frontier(path: Path) -> dict:
 
 def check_into(path: Path, code: str, steps: int) -> None:
     """Refuse a table that points of `code` trained for `steps` steps could not be added to."""
-    merge(read_frontier(path), {"language": code, "steps": steps, "teacher": {}, "points": []}, str(path))
+    _check_comparable(read_frontier(path), code, steps, {}, str(path))
 
 
 def add_into(path: Path, new: dict) -> dict:
@@ -184,21 +181,27 @@ def merge(table: dict, new: dict, where: str = "the table") -> dict:
     """`table` with the points of `new` (the same language, steps and teacher scores) added, a point
     measured again replacing its old row in place; Pareto marks redone, full runs kept. Lets a shipped
     frontier grow point by point without retraining the points it has."""
-    if new["language"] != table.get("language") or new["steps"] != table.get("steps"):
-        raise PolyglotError(f"{where} holds {table.get('language')!r} points of {table.get('steps')} steps; these are "
-                            f"{new['language']!r} points of {new['steps']} steps: a table holds one language and one "
-                            "step count (pass --steps to match it)")
-    differ = [f"{name}: {100 * table['teacher'][name]:.2f} there, {100 * score:.2f} now"
-              for name, score in new["teacher"].items()
-              if name in table["teacher"] and abs(table["teacher"][name] - score) > 1e-9]
-    if differ:
-        raise PolyglotError(f"{where} scored another teacher or other sentences ({'; '.join(differ)}): its points "
-                            "and these cannot be compared; compute a new table instead")
+    _check_comparable(table, new["language"], new["steps"], new["teacher"], where)
     fresh = {r["point"]: r for r in new["points"]}
     rows = [fresh.pop(r["point"], r) for r in table["points"]] + list(fresh.values())
     merged = {**table, "teacher": {**table["teacher"], **new["teacher"]}, "points": rows}
     _mark_pareto(rows, next(iter(merged["teacher"])))
     return merged
+
+
+def _check_comparable(table: dict, language: str, steps: int, teacher: dict, where: str) -> None:
+    """Points of `language` trained for `steps` steps, measured against `teacher`'s scores, belong in
+    `table` only when it holds the same language and steps and scored the teacher alike."""
+    if language != table.get("language") or steps != table.get("steps"):
+        raise PolyglotError(f"{where} holds {table.get('language')!r} points of {table.get('steps')} steps; these are "
+                            f"{language!r} points of {steps} steps: a table holds one language and one "
+                            "step count (pass --steps to match it)")
+    differ = [f"{name}: {100 * table['teacher'][name]:.2f} there, {100 * score:.2f} now"
+              for name, score in teacher.items()
+              if name in table["teacher"] and abs(table["teacher"][name] - score) > 1e-9]
+    if differ:
+        raise PolyglotError(f"{where} scored another teacher or other sentences ({'; '.join(differ)}): its points "
+                            "and these cannot be compared; compute a new table instead")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -378,6 +381,8 @@ def plot(table: dict, path: Path) -> None:
     trained = "; stars: trained in full" if full else ""
     fig.suptitle(f"{table['language']}: students after {table['steps']} distillation steps (filled: Pareto{trained})")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")  # renamed when complete, like the JSON beside it
+    fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
+    tmp.replace(path)
 

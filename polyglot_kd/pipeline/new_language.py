@@ -7,12 +7,12 @@ written, so a file `init` wrote is one `polyglot-kd build CODE` accepts.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyglot_kd.config import check_code, parse_config, resolve_source_paths, user_languages_dir
 from polyglot_kd.core.errors import ConfigError, PolyglotError
+from polyglot_kd.core.files import write_text_atomic
 from polyglot_kd.pipeline.checks import corpus_problems
 from polyglot_kd.sources.teacher_languages import XLMR_LANGUAGES, teacher_reads
 
@@ -114,7 +114,5 @@ def init_language(request: NewLanguage, force: bool = False) -> Path:
     if problems := corpus_problems(config):
         raise ConfigError(f"the sources given to `init {code}`", problems)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render(data), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, render(data))
     return path
