@@ -167,6 +167,9 @@ def read_frontier(path: Path) -> dict:
 
 def check_into(path: Path, code: str, steps: int) -> None:
     """Refuse a table that points of `code` trained for `steps` steps could not be added to."""
+    if not Path(path).is_file():
+        raise PolyglotError(f"no frontier table at {path} to add points to: compute one first (polyglot-kd frontier "
+                            f"{code}, without --into) or name a shipped one (eval/frontier-{code}.json)")
     _check_comparable(read_frontier(path), code, steps, {}, str(path))
 
 
@@ -193,9 +196,10 @@ def _check_comparable(table: dict, language: str, steps: int, teacher: dict, whe
     """Points of `language` trained for `steps` steps, measured against `teacher`'s scores, belong in
     `table` only when it holds the same language and steps and scored the teacher alike."""
     if language != table.get("language") or steps != table.get("steps"):
+        fix = "pass --steps to match it" if language == table.get("language") else f"name frontier-{language}.json"
         raise PolyglotError(f"{where} holds {table.get('language')!r} points of {table.get('steps')} steps; these are "
                             f"{language!r} points of {steps} steps: a table holds one language and one "
-                            "step count (pass --steps to match it)")
+                            f"step count ({fix})")
     differ = [f"{name}: {100 * table['teacher'][name]:.2f} there, {100 * score:.2f} now"
               for name, score in teacher.items()
               if name in table["teacher"] and abs(table["teacher"][name] - score) > 1e-9]

@@ -115,3 +115,12 @@ def test_frontier_into_a_table_of_other_steps_fails_before_training(tmp_path, mo
     assert cli.main(["frontier", "pt", "--points", "4x384", "--steps", "200", "--into", str(table),
                      "--workdir", str(tmp_path)]) != 0
     assert "points of 100 steps" in capsys.readouterr().err
+
+
+def test_into_a_missing_table_or_another_language_names_what_to_give(tmp_path):
+    with pytest.raises(PolyglotError, match=r"no frontier table at .*nothere.json to add points to: compute one first"):
+        frontier.check_into(tmp_path / "nothere.json", "pt", 200)
+    table = tmp_path / "frontier-sw.json"
+    table.write_text(json.dumps({**_table([(6, 50, 0.6)]), "language": "sw"}))
+    with pytest.raises(PolyglotError, match=r"holds 'sw' points .* these are 'pt' points .*\(name frontier-pt.json\)"):
+        frontier.check_into(table, "pt", 200)
